@@ -1,0 +1,196 @@
+//! Shared helpers: a bus per test, unique queue names, closure handlers and broker controls.
+
+use std::future::Future;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mom_bus::{Bus, BusConfig, Consumer, Context, Handler, HandlerError, WorkQueue};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub fn amqp_uri() -> String {
+    std::env::var("AMQP_URL").unwrap_or_else(|_| BusConfig::DEFAULT_URI.to_owned())
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(what: &str) -> String {
+    format!(
+        "test.{what}.{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// A connected bus whose connection carries `name` in the broker's connection list.
+pub async fn bus(name: &str) -> Bus {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("mom_bus=debug")
+        .try_init();
+    let mut config = BusConfig::new(amqp_uri(), name);
+    config.publish_timeout = Duration::from_secs(10);
+    let bus = Bus::connect(config);
+    bus.wait_connected(Duration::from_secs(10))
+        .await
+        .expect("RabbitMQ is reachable");
+    bus
+}
+
+/// A handler made of a closure over the JSON body.
+pub struct FnHandler<F>(pub F);
+
+impl<F, Fut> Handler for FnHandler<F>
+where
+    F: Fn(Value, Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, HandlerError>> + Send,
+{
+    type Message = Value;
+    type Reply = Value;
+
+    fn handle(
+        &self,
+        message: Value,
+        context: Context,
+    ) -> impl Future<Output = Result<Value, HandlerError>> + Send {
+        (self.0)(message, context)
+    }
+}
+
+/// Runs a consumer in the background; cancel the token to stop it, await the handle to know it
+/// has stopped.
+pub fn spawn_consumer<H: Handler>(
+    consumer: Consumer<H>,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let stop = CancellationToken::new();
+    let handle = tokio::spawn(consumer.run(stop.clone()));
+    (stop, handle)
+}
+
+/// Everything a recording handler saw: body and context, in order.
+pub type Seen = Arc<Mutex<Vec<(Value, Context)>>>;
+
+/// A consumer that records what it receives and succeeds.
+pub fn recorder(
+    bus: &Bus,
+    queue: WorkQueue,
+) -> (Seen, CancellationToken, tokio::task::JoinHandle<()>) {
+    let seen: Seen = Arc::default();
+    let sink = Arc::clone(&seen);
+    let consumer = Consumer::new(
+        bus,
+        queue,
+        FnHandler(move |body: Value, context: Context| {
+            let sink = Arc::clone(&sink);
+            async move {
+                sink.lock().unwrap().push((body, context));
+                Ok(Value::Null)
+            }
+        }),
+    );
+    let (stop, handle) = spawn_consumer(consumer);
+    (seen, stop, handle)
+}
+
+/// Waits until `condition` holds, polling; panics after `timeout` so a test never hangs.
+pub async fn eventually(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Force-closes every broker connection whose client properties mention `name`, as an
+/// operator or a network fault would. Returns how many were closed.
+pub fn close_connections_named(name: &str) -> usize {
+    // The tab-separated listing prints pids in the form close_connection takes back.
+    let listing = Command::new("rabbitmqctl")
+        .args(["-q", "list_connections", "pid", "client_properties"])
+        .output()
+        .expect("rabbitmqctl runs");
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    let mut closed = 0;
+    for line in listing.lines().filter(|line| line.contains(name)) {
+        let pid = line.split('\t').next().expect("a pid").to_owned();
+        let closing = Command::new("rabbitmqctl")
+            .args(["-q", "close_connection", &pid, "test: forced close"])
+            .output()
+            .expect("rabbitmqctl runs");
+        assert!(
+            closing.status.success(),
+            "close_connection {pid} failed: {}",
+            String::from_utf8_lossy(&closing.stderr)
+        );
+        closed += 1;
+    }
+    closed
+}
+
+/// Takes (and acks) every message currently in `queue`, raw: dead letters need not be JSON.
+pub async fn take_all(queue: &str) -> Vec<(Vec<u8>, Context)> {
+    let connection =
+        lapin::Connection::connect(&amqp_uri(), lapin::ConnectionProperties::default())
+            .await
+            .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    let mut taken = Vec::new();
+    while let Some(message) = channel
+        .basic_get(
+            queue.into(),
+            lapin::options::BasicGetOptions { no_ack: true },
+        )
+        .await
+        .expect("basic.get")
+    {
+        let delivery = message.delivery;
+        taken.push((
+            delivery.data.clone(),
+            Context::from_delivery(queue, false, &delivery.properties),
+        ));
+    }
+    let _ = connection.close(200, "OK".into()).await;
+    taken
+}
+
+/// Polls `queue` until it has yielded `count` messages, at most `timeout`.
+pub async fn take_n(queue: &str, count: usize, timeout: Duration) -> Vec<(Vec<u8>, Context)> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut taken = Vec::new();
+    while taken.len() < count {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {count} messages in {queue}, got {}",
+            taken.len()
+        );
+        taken.extend(take_all(queue).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    taken
+}
+
+/// Ready messages in `queue`, as the broker counts them.
+pub async fn ready_count(bus_name: &str, queue: &str) -> u32 {
+    let connection = lapin::Connection::connect(
+        &amqp_uri(),
+        lapin::ConnectionProperties::default().with_connection_name(bus_name.into()),
+    )
+    .await
+    .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    let declared = channel
+        .queue_declare(
+            queue.into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .expect("queue exists");
+    let _ = connection.close(200, "OK".into()).await;
+    declared.message_count()
+}
