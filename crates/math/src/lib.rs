@@ -3,12 +3,20 @@
 //!
 //! - [`method`] — [`MathMethod`], the five method names.
 //! - [`numbers`] — [`Numbers`], the comma-separated list, parsed into exact values.
+//! - [`step`] — [`MathStep`] (a method with numbers it applies to) and [`evaluate`].
+//! - `arith` — add, subtract, multiply, divide: exact on integers, `f64` once a decimal appears.
+//! - [`primes`] — primality and distinct prime factors for any `u64`.
 //! - [`error`] — [`MathError`], whose messages are shown to users.
 
+mod arith;
 pub mod error;
 pub mod method;
 pub mod numbers;
+pub mod primes;
+pub mod step;
 
 pub use error::MathError;
 pub use method::MathMethod;
 pub use numbers::{Numbers, MAX_NUMBERS, MAX_NUMBERS_LEN};
+pub use primes::{distinct_prime_factors, is_prime};
+pub use step::{evaluate, MathStep};
