@@ -1,1 +1,20 @@
-//! placeholder
+//! mom: a message-oriented backend. Every service is a module here and a subcommand of the
+//! `mom` binary; `mom up` runs them all in one process on the same code paths.
+//!
+//! - [`config`]: the environment, read once into one typed struct.
+//! - [`topology`]: queue, exchange, routing-key and event names.
+//! - [`domain`]: validated types (emails, passwords, job requests) and the contract's JSON shapes.
+//! - [`messages`]: what travels on the bus between services.
+//! - [`store`]: PostgreSQL tables and migrations.
+//! - [`auth`]: tokens, sessions and password hashing.
+//! - [`api`], [`worker`], [`socket`], [`math`], [`panel`]: the services.
+//! - [`app`]: starting services, alone or together, with graceful shutdown.
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod messages;
+pub mod socket;
+pub mod socket;
+pub mod store;
+pub mod topology;

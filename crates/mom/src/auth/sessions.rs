@@ -1,0 +1,75 @@
+//! Sessions in Redis: `<prefix>session:<sid>` holds the user id and expires with the token.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+use tracing::{info, warn};
+
+#[derive(Clone)]
+pub struct Sessions {
+    redis: ConnectionManager,
+    prefix: String,
+}
+
+impl Sessions {
+    /// Connects, retrying until `wait` has passed so services can start before Redis does.
+    pub async fn connect(url: &str, prefix: &str, wait: Duration) -> anyhow::Result<Self> {
+        let client =
+            redis::Client::open(url).with_context(|| format!("invalid REDIS_URL {url:?}"))?;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match ConnectionManager::new(client.clone()).await {
+                Ok(redis) => {
+                    info!(redis = url, "connected to Redis");
+                    return Ok(Self {
+                        redis,
+                        prefix: prefix.to_owned(),
+                    });
+                }
+                Err(error) if tokio::time::Instant::now() < deadline => {
+                    warn!(%error, "Redis not ready; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(error) => return Err(error).context("Failed to connect to Redis"),
+            }
+        }
+    }
+
+    fn key(&self, sid: &str) -> String {
+        format!("{}session:{sid}", self.prefix)
+    }
+
+    /// Opens a new session for `user_id`, expiring after `ttl`.
+    pub async fn open(&self, user_id: i32, ttl: Duration) -> redis::RedisResult<String> {
+        let sid = uuid::Uuid::new_v4().simple().to_string();
+        let mut redis = self.redis.clone();
+        let _: () = redis
+            .set_ex(self.key(&sid), user_id, ttl.as_secs().max(1))
+            .await?;
+        Ok(sid)
+    }
+
+    /// Whether `sid` is open and belongs to `user_id`.
+    pub async fn is_open(&self, sid: &str, user_id: i32) -> redis::RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        let owner: Option<i32> = redis.get(self.key(sid)).await?;
+        Ok(owner == Some(user_id))
+    }
+
+    /// Closes `sid`; returns whether it was open.
+    pub async fn close(&self, sid: &str) -> redis::RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        let removed: i64 = redis.del(self.key(sid)).await?;
+        Ok(removed > 0)
+    }
+
+    pub async fn ping(&self) -> redis::RedisResult<()> {
+        let mut redis = self.redis.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut redis)
+            .await
+            .map(drop)
+    }
+}

@@ -1,0 +1,126 @@
+//! Configuration: one typed struct, read once from the environment, with local defaults.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+/// Everything every service may need. Each service reads only its part.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub host: IpAddr,
+    pub api_port: u16,
+    pub socket_port: u16,
+    pub math_port: u16,
+    pub panel_port: u16,
+    pub amqp_url: String,
+    pub database_url: String,
+    pub redis_url: String,
+    /// Prefix of every queue and exchange name; lets several systems share one broker.
+    pub queue_prefix: String,
+    /// Prefix of every Redis key.
+    pub redis_prefix: String,
+    pub jwt_secret: String,
+    pub token_ttl: Duration,
+    pub rpc_timeout: Duration,
+    /// Where the workers reach the math service.
+    pub math_url: String,
+    pub math_max_delay: Duration,
+    pub math_timeout: Duration,
+    pub math_concurrency: u16,
+    pub math_retry_initial: Duration,
+    pub math_attempts: u32,
+    pub db_concurrency: u16,
+    pub socket_reverify: Duration,
+    pub panel_dir: PathBuf,
+    /// RabbitMQ management API, for the System page; optional.
+    pub management_url: String,
+    /// How long the outbox relay leaves a fresh row to its writer before publishing it itself.
+    pub outbox_grace: Duration,
+}
+
+impl Config {
+    /// The seed's JWT secret; accepted for local use, warned about at start.
+    pub const DEV_JWT_SECRET: &'static str = "COK_GIZLI_KARSIM";
+
+    pub fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            host: var("HOST", "127.0.0.1")?,
+            api_port: var("API_PORT", "7070")?,
+            socket_port: var("SOCKET_PORT", "7080")?,
+            math_port: var("MATH_PORT", "7090")?,
+            panel_port: var("PANEL_PORT", "9090")?,
+            amqp_url: var("AMQP_URL", mom_bus::BusConfig::DEFAULT_URI)?,
+            database_url: var("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mom")?,
+            redis_url: var("REDIS_URL", "redis://127.0.0.1:6379")?,
+            queue_prefix: var("QUEUE_PREFIX", "mom.")?,
+            redis_prefix: var("REDIS_PREFIX", "mom:")?,
+            jwt_secret: var("JWT_SECRET", Self::DEV_JWT_SECRET)?,
+            token_ttl: Duration::from_secs(var("TOKEN_TTL_SECONDS", "360")?),
+            rpc_timeout: Duration::from_millis(var("RPC_TIMEOUT_MS", "5000")?),
+            math_url: var("MATH_URL", "http://127.0.0.1:7090")?,
+            math_max_delay: Duration::from_millis(var("MATH_MAX_DELAY_MS", "10000")?),
+            math_timeout: Duration::from_millis(var("MATH_TIMEOUT_MS", "15000")?),
+            math_concurrency: var("MATH_CONCURRENCY", "64")?,
+            math_retry_initial: Duration::from_millis(var("MATH_RETRY_INITIAL_MS", "1000")?),
+            math_attempts: var("MATH_ATTEMPTS", "5")?,
+            db_concurrency: var("DB_CONCURRENCY", "16")?,
+            socket_reverify: Duration::from_secs(var("SOCKET_REVERIFY_SECONDS", "60")?),
+            panel_dir: var("PANEL_DIR", "web/dist")?,
+            management_url: var(
+                "RABBITMQ_MANAGEMENT_URL",
+                "http://guest:guest@127.0.0.1:15672",
+            )?,
+            outbox_grace: Duration::from_millis(var("OUTBOX_GRACE_MS", "2000")?),
+        })
+    }
+
+    /// Local defaults, as `from_env` with an empty environment.
+    pub fn local() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            api_port: 7070,
+            socket_port: 7080,
+            math_port: 7090,
+            panel_port: 9090,
+            amqp_url: mom_bus::BusConfig::DEFAULT_URI.into(),
+            database_url: "postgres://postgres@127.0.0.1:5432/mom".into(),
+            redis_url: "redis://127.0.0.1:6379".into(),
+            queue_prefix: "mom.".into(),
+            redis_prefix: "mom:".into(),
+            jwt_secret: Self::DEV_JWT_SECRET.into(),
+            token_ttl: Duration::from_secs(360),
+            rpc_timeout: Duration::from_secs(5),
+            math_url: "http://127.0.0.1:7090".into(),
+            math_max_delay: Duration::from_secs(10),
+            math_timeout: Duration::from_secs(15),
+            math_concurrency: 64,
+            math_retry_initial: Duration::from_secs(1),
+            math_attempts: 5,
+            db_concurrency: 16,
+            socket_reverify: Duration::from_secs(60),
+            panel_dir: "web/dist".into(),
+            management_url: "http://guest:guest@127.0.0.1:15672".into(),
+            outbox_grace: Duration::from_secs(2),
+        }
+    }
+
+    pub fn bus_config(&self, service: &str) -> mom_bus::BusConfig {
+        mom_bus::BusConfig::new(&self.amqp_url, format!("mom-{service}"))
+    }
+
+    pub fn topology(&self) -> crate::topology::Topology {
+        crate::topology::Topology::new(&self.queue_prefix, self)
+    }
+}
+
+fn var<T: std::str::FromStr>(name: &str, default: &str) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let raw = std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    raw.parse::<T>()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("invalid {name}={raw:?}"))
+}

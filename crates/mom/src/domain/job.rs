@@ -1,0 +1,258 @@
+//! Job requests and job states.
+
+use mom_math::MathStep;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::validation::FieldErrors;
+
+/// The job types mom knows. The seed stored any type and then looped on it; mom refuses them.
+pub const JOB_TYPES: [&str; 1] = ["math"];
+
+/// A valid math job: 1 to [`JobRequest::MAX_STEPS`] steps, each one checked by the math crate.
+#[derive(Debug, Clone)]
+pub struct JobRequest {
+    pub steps: Vec<MathStep>,
+}
+
+impl JobRequest {
+    pub const MAX_STEPS: usize = 20;
+}
+
+impl TryFrom<&Value> for JobRequest {
+    type Error = FieldErrors;
+
+    fn try_from(body: &Value) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        match body.get("type") {
+            None | Some(Value::Null) => errors.add(
+                "type",
+                None,
+                "isDefined",
+                "type should not be null or undefined",
+            ),
+            Some(Value::String(t)) if JOB_TYPES.contains(&t.as_str()) => {}
+            Some(Value::String(_)) => errors.add(
+                "type",
+                body.get("type"),
+                "isIn",
+                format!("type must be one of: {}", JOB_TYPES.join(", ")),
+            ),
+            Some(other) => errors.add("type", Some(other), "isString", "type must be a string"),
+        }
+        let steps = match body.get("details") {
+            None | Some(Value::Null) => {
+                errors.add(
+                    "details",
+                    None,
+                    "isDefined",
+                    "details should not be null or undefined",
+                );
+                Vec::new()
+            }
+            Some(Value::Array(items)) if items.is_empty() => {
+                errors.add(
+                    "details",
+                    body.get("details"),
+                    "arrayNotEmpty",
+                    "details should not be empty",
+                );
+                Vec::new()
+            }
+            Some(Value::Array(items)) if items.len() > Self::MAX_STEPS => {
+                errors.add(
+                    "details",
+                    None,
+                    "arrayMaxSize",
+                    format!("details must contain at most {} steps", Self::MAX_STEPS),
+                );
+                Vec::new()
+            }
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| parse_step(i, item, &mut errors))
+                .collect(),
+            Some(other) => {
+                errors.add(
+                    "details",
+                    Some(other),
+                    "isArray",
+                    "details must be an array of {method, numbers}",
+                );
+                Vec::new()
+            }
+        };
+        errors.into_result(|| Self { steps })
+    }
+}
+
+fn parse_step(index: usize, item: &Value, errors: &mut FieldErrors) -> Option<MathStep> {
+    let at = |field: &str| format!("details.{index}.{field}");
+    let Value::Object(_) = item else {
+        errors.add(
+            &format!("details.{index}"),
+            Some(item),
+            "isObject",
+            "each step must be an object {method, numbers}",
+        );
+        return None;
+    };
+    let method = match item.get("method") {
+        Some(Value::String(m)) => Some(m.as_str()),
+        None | Some(Value::Null) => {
+            errors.add(
+                &at("method"),
+                None,
+                "isDefined",
+                "method should not be null or undefined",
+            );
+            None
+        }
+        Some(other) => {
+            errors.add(
+                &at("method"),
+                Some(other),
+                "isString",
+                "method must be a string",
+            );
+            None
+        }
+    };
+    let numbers = match item.get("numbers") {
+        Some(Value::String(n)) => Some(n.as_str()),
+        None | Some(Value::Null) => {
+            errors.add(
+                &at("numbers"),
+                None,
+                "isDefined",
+                "numbers should not be null or undefined",
+            );
+            None
+        }
+        Some(other) => {
+            errors.add(
+                &at("numbers"),
+                Some(other),
+                "isString",
+                "numbers must be a comma-separated string like \"1,2,3\"",
+            );
+            None
+        }
+    };
+    let (method, numbers) = (method?, numbers?);
+    if let Err(e) = method.parse::<mom_math::MathMethod>() {
+        errors.add(&at("method"), item.get("method"), "isIn", e.to_string());
+        return None;
+    }
+    match MathStep::parse(method, numbers) {
+        Ok(step) => Some(step),
+        Err(e) => {
+            errors.add(
+                &at("numbers"),
+                item.get("numbers"),
+                "isValidNumbers",
+                e.to_string(),
+            );
+            None
+        }
+    }
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "queued" => Some(Self::Queued),
+            "running" => Some(Self::Running),
+            "done" => Some(Self::Done),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Done | Self::Failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn properties(body: Value) -> Vec<String> {
+        JobRequest::try_from(&body)
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.property)
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_job_parses() {
+        let job = JobRequest::try_from(&json!({
+            "type": "math",
+            "details": [{"method": "add", "numbers": "1,2,3"}, {"method": "factors", "numbers": "12,97"}]
+        }))
+        .unwrap();
+        assert_eq!(job.steps.len(), 2);
+    }
+
+    #[test]
+    fn every_bad_part_is_named() {
+        assert_eq!(properties(json!({})), ["type", "details"]);
+        assert_eq!(
+            properties(json!({"type": "pdf", "details": []})),
+            ["type", "details"]
+        );
+        assert_eq!(
+            properties(json!({"type": 1, "details": {}})),
+            ["type", "details"]
+        );
+        assert_eq!(
+            properties(json!({"type": "math", "details": [
+                {"method": "pow", "numbers": "1"},
+                {"method": "divide", "numbers": "1,0"},
+                {"method": "add", "numbers": [1, 2]},
+                "add"
+            ]})),
+            [
+                "details.0.method",
+                "details.1.numbers",
+                "details.2.numbers",
+                "details.3"
+            ]
+        );
+    }
+
+    #[test]
+    fn step_count_is_bounded() {
+        let steps: Vec<_> = (0..21)
+            .map(|_| json!({"method": "add", "numbers": "1"}))
+            .collect();
+        assert_eq!(
+            properties(json!({"type": "math", "details": steps})),
+            ["details"]
+        );
+    }
+}

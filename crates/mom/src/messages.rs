@@ -1,0 +1,89 @@
+//! What travels on the bus between mom's services. Each type is parsed (and so validated) by
+//! the consumer before its handler runs; a message that does not parse is dead-lettered.
+
+use mom_math::MathStep;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::{JobView, UserView};
+
+/// A write for the db worker, the only writer of PostgreSQL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all_fields = "camelCase")]
+pub enum DbCommand {
+    /// RPC from `POST /register` and `POST /user`. The password is hashed by the API: the
+    /// plain text never travels.
+    #[serde(rename = "user.create")]
+    CreateUser {
+        request_id: String,
+        first_name: String,
+        last_name: String,
+        email: String,
+        password_hash: String,
+    },
+    /// RPC from `POST /job`.
+    #[serde(rename = "job.create")]
+    CreateJob {
+        request_id: String,
+        owner_id: i32,
+        steps: Vec<MathStep>,
+    },
+    /// A math worker started a job's first step.
+    #[serde(rename = "job.start")]
+    StartJob { job_id: i32 },
+    /// A math worker computed step `step` of a job.
+    #[serde(rename = "job.recordStep")]
+    RecordStep {
+        job_id: i32,
+        step: i32,
+        result: Value,
+    },
+    /// A step failed for good; the job ends `failed` with this reason.
+    #[serde(rename = "job.fail")]
+    FailJob {
+        job_id: i32,
+        step: i32,
+        reason: String,
+    },
+    /// The socket gateway delivered the final events of these jobs to their owner.
+    #[serde(rename = "job.notified")]
+    MarkNotified { job_ids: Vec<i32> },
+}
+
+/// The db worker's answer to an RPC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum DbReply {
+    User { user: UserView },
+    Job { job: JobView },
+    EmailTaken,
+    Done,
+}
+
+/// One step of a job for a math worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MathTask {
+    pub job_id: i32,
+    pub step: i32,
+    pub operation: MathStep,
+}
+
+impl MathTask {
+    /// Stable per job and step, so duplicates are recognisable.
+    pub fn message_id(job_id: i32, step: i32) -> String {
+        format!("job-{job_id}-step-{step}")
+    }
+}
+
+/// A `session:revoked` event: sockets authenticated with this session stop receiving.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRevoked {
+    pub user_id: i32,
+    pub sid: String,
+}
+
+/// Job events (`job:progress`, `job:done`, `job:failed`) carry a [`JobView`] with its owner;
+/// the AMQP `type` property names the event.
+pub type JobEvent = JobView;

@@ -1,0 +1,113 @@
+//! The `users` table.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool};
+
+use crate::domain::UserView;
+
+#[derive(FromRow)]
+struct UserRow {
+    id: i32,
+    first_name: String,
+    last_name: String,
+    email: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for UserView {
+    fn from(row: UserRow) -> Self {
+        UserView {
+            id: row.id,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            email: row.email,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, first_name, last_name, email, created_at, updated_at";
+
+/// A user to insert; the password is already hashed.
+pub struct UserRecord<'a> {
+    pub request_id: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    #[error("email is already used")]
+    EmailTaken,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Inserts a user once per request id: a redelivered request gets the row it created.
+pub async fn insert(pool: &PgPool, user: &UserRecord<'_>) -> Result<UserView, InsertUserError> {
+    let inserted = sqlx::query_as::<_, UserRow>(&format!(
+        "INSERT INTO users (first_name, last_name, email, password_hash, request_id)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (request_id) DO NOTHING
+         RETURNING {COLUMNS}"
+    ))
+    .bind(user.first_name)
+    .bind(user.last_name)
+    .bind(user.email)
+    .bind(user.password_hash)
+    .bind(user.request_id)
+    .fetch_optional(pool)
+    .await;
+    match inserted {
+        Ok(Some(row)) => Ok(row.into()),
+        Ok(None) => {
+            let row = sqlx::query_as::<_, UserRow>(&format!(
+                "SELECT {COLUMNS} FROM users WHERE request_id = $1"
+            ))
+            .bind(user.request_id)
+            .fetch_one(pool)
+            .await?;
+            Ok(row.into())
+        }
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_email_key") => {
+            Err(InsertUserError::EmailTaken)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The user with this (lowercased) email and their password hash.
+pub async fn find_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Option<(UserView, String)>> {
+    #[derive(FromRow)]
+    struct WithHash {
+        #[sqlx(flatten)]
+        user: UserRow,
+        password_hash: String,
+    }
+    let row = sqlx::query_as::<_, WithHash>(&format!(
+        "SELECT {COLUMNS}, password_hash FROM users WHERE email = $1"
+    ))
+    .bind(email)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.user.into(), r.password_hash)))
+}
+
+pub async fn find(pool: &PgPool, id: i32) -> sqlx::Result<Option<UserView>> {
+    let row = sqlx::query_as::<_, UserRow>(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(Into::into))
+}
+
+pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<UserView>> {
+    let rows = sqlx::query_as::<_, UserRow>(&format!("SELECT {COLUMNS} FROM users ORDER BY id"))
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}

@@ -1,0 +1,53 @@
+//! Every queue, exchange, routing key and event name of mom, in one place.
+
+use std::time::Duration;
+
+use mom_bus::{Exchange, RetryPolicy, WorkQueue};
+
+/// Socket event names shared by the worker (which publishes them) and the gateway.
+pub mod event {
+    pub const JOB_PROGRESS: &str = "job:progress";
+    pub const JOB_DONE: &str = "job:done";
+    pub const JOB_FAILED: &str = "job:failed";
+    /// A session was closed (logout, renew): sockets using it must stop receiving.
+    pub const SESSION_REVOKED: &str = "session:revoked";
+}
+
+/// The names of one mom system on a broker.
+#[derive(Clone, Debug)]
+pub struct Topology {
+    /// Database writes: RPC (register, create job) at priority 10, step records below.
+    pub db: WorkQueue,
+    /// Math steps: slow external calls, many in flight, retried with backoff.
+    pub math: WorkQueue,
+    /// Job and session events, routed by user.
+    pub events: Exchange,
+}
+
+impl Topology {
+    pub fn new(prefix: &str, config: &crate::config::Config) -> Self {
+        Self {
+            db: WorkQueue::new(format!("{prefix}db")).with_retry(RetryPolicy {
+                max_attempts: 8,
+                initial_delay: Duration::from_millis(500),
+                max_delay: Duration::from_secs(30),
+            }),
+            math: WorkQueue::new(format!("{prefix}math")).with_retry(RetryPolicy {
+                max_attempts: config.math_attempts.max(1),
+                initial_delay: config.math_retry_initial,
+                max_delay: Duration::from_secs(60),
+            }),
+            events: Exchange::topic(format!("{prefix}events")),
+        }
+    }
+
+    /// Every work queue, for health and the System page.
+    pub fn queues(&self) -> [&WorkQueue; 2] {
+        [&self.db, &self.math]
+    }
+}
+
+/// The routing key of a user's events.
+pub fn user_key(user_id: i32) -> String {
+    format!("user.{user_id}")
+}
