@@ -15,6 +15,5 @@ pub mod config;
 pub mod domain;
 pub mod messages;
 pub mod socket;
-pub mod socket;
 pub mod store;
 pub mod topology;
