@@ -14,6 +14,14 @@ use crate::rpc::RpcClient;
 use crate::topology::Declaration;
 use crate::{BusConfig, BusError, Exchange, Outgoing, RpcError, WorkQueue, RPC_PRIORITY};
 
+/// What a passive declaration tells about a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct QueueStats {
+    /// Messages ready for delivery (not counting those delivered and not yet acked).
+    pub messages: u32,
+    pub consumers: u32,
+}
+
 /// A supervised connection to RabbitMQ with everything built on it. Cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
@@ -169,6 +177,29 @@ impl Bus {
     /// removed at runtime and restored after a reconnection.
     pub fn subscribe(&self, exchange: &Exchange) -> Subscription {
         Subscription::start(Arc::clone(&self.inner.supervisor), exchange.clone())
+    }
+
+    /// Messages ready and consumers of `queue`, as the broker counts them right now.
+    pub async fn queue_stats(&self, queue: &str) -> Result<QueueStats, BusError> {
+        let link = self
+            .inner
+            .supervisor
+            .link_before(Instant::now() + self.config().publish_timeout)
+            .await?;
+        let channel = link.connection.create_channel().await?;
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let declared = channel
+            .queue_declare(queue.into(), passive, lapin::types::FieldTable::default())
+            .await;
+        let _ = channel.close(200, "OK".into()).await;
+        let declared = declared?;
+        Ok(QueueStats {
+            messages: declared.message_count(),
+            consumers: declared.consumer_count(),
+        })
     }
 
     pub fn health(&self) -> BusHealth {

@@ -29,7 +29,7 @@ mod trace;
 
 mod bus;
 
-pub use bus::Bus;
+pub use bus::{Bus, QueueStats};
 pub use config::BusConfig;
 pub use consume::{Consumer, Handler, HandlerError};
 pub use error::{BusError, RpcError};

@@ -10,10 +10,17 @@
 //! - [`api`], [`worker`], [`socket`], [`math`], [`panel`]: the services.
 //! - [`app`]: starting services, alone or together, with graceful shutdown.
 
+pub mod api;
+pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod math;
 pub mod messages;
+pub mod panel;
 pub mod socket;
 pub mod store;
+pub mod telemetry;
 pub mod topology;
+pub mod worker;

@@ -1,0 +1,141 @@
+//! Registration and sessions: `/register`, `/login`, `/logout`, `/renew-token`, `/auth-test`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mom_bus::Outgoing;
+use serde_json::{json, Value};
+use tracing::{instrument, warn};
+
+use super::error::ApiError;
+use super::extract::{traceparent, AuthUser, JsonBody};
+use super::ApiState;
+use crate::auth::password;
+use crate::domain::{Credentials, LoginObject, NewUser, UserView};
+use crate::messages::{DbCommand, DbReply, SessionRevoked};
+use crate::topology::{event, user_key};
+
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/register", post(register))
+        .route("/login", post(login))
+        .route("/logout", get(logout))
+        .route("/renew-token", get(renew_token))
+        .route("/auth-test", get(auth_test))
+}
+
+/// Creates a user through the db worker. Shared by `/register` and `POST /user`.
+pub async fn create_user(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: &Value,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let user = NewUser::try_from(body).map_err(ApiError::Validation)?;
+    let password_hash = password::hash(&user.password).await?;
+    let command = DbCommand::CreateUser {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        first_name: user.first_name.as_str().to_owned(),
+        last_name: user.last_name.as_str().to_owned(),
+        email: user.email.as_str().to_owned(),
+        password_hash,
+    };
+    match state
+        .db_call(&command, traceparent(headers).as_deref())
+        .await?
+    {
+        DbReply::User { user } => Ok((StatusCode::CREATED, Json(user))),
+        DbReply::EmailTaken => Err(ApiError::Conflict("Email is already used.".into())),
+        other => Err(ApiError::internal(anyhow::anyhow!(
+            "unexpected reply to user.create: {other:?}"
+        ))),
+    }
+}
+
+#[instrument(skip_all)]
+async fn register(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    create_user(&state, &headers, &body).await
+}
+
+#[instrument(skip_all)]
+async fn login(
+    State(state): State<ApiState>,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<LoginObject>), ApiError> {
+    let credentials = Credentials::try_from(&body).map_err(ApiError::Validation)?;
+    let found = crate::store::users::find_by_email(&state.pool, credentials.email.as_str()).await?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let verified = password::verify(&credentials.password, hash).await;
+    let user = user.filter(|_| verified).ok_or(ApiError::BadCredentials)?;
+    Ok((StatusCode::CREATED, Json(open_session(&state, user).await?)))
+}
+
+#[instrument(skip_all, fields(user_id = claims.id))]
+async fn logout(
+    State(state): State<ApiState>,
+    AuthUser(claims): AuthUser,
+) -> Result<Json<Value>, ApiError> {
+    let closed = state.sessions.close(&claims.sid).await?;
+    revoke_on_sockets(&state, claims.id, &claims.sid).await;
+    Ok(Json(json!({ "success": closed })))
+}
+
+#[instrument(skip_all, fields(user_id = claims.id))]
+async fn renew_token(
+    State(state): State<ApiState>,
+    AuthUser(claims): AuthUser,
+) -> Result<Json<LoginObject>, ApiError> {
+    let user = crate::store::users::find(&state.pool, claims.id)
+        .await?
+        .unwrap_or_else(|| claims.user());
+    let login = open_session(&state, user).await?;
+    state.sessions.close(&claims.sid).await?;
+    revoke_on_sockets(&state, claims.id, &claims.sid).await;
+    Ok(Json(login))
+}
+
+async fn auth_test(AuthUser(claims): AuthUser) -> Json<Value> {
+    Json(json!(["Authorized user!", claims]))
+}
+
+/// A new session and its login object (`iat`/`exp` in milliseconds, as the seed answered).
+async fn open_session(state: &ApiState, user: UserView) -> Result<LoginObject, ApiError> {
+    let ttl = state.tokens.ttl;
+    let sid = state.sessions.open(user.id, ttl).await?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let (access_token, _) = state.tokens.issue(&user, &sid, now_ms);
+    Ok(LoginObject {
+        user,
+        iat: now_ms,
+        exp: now_ms + ttl.as_millis() as i64,
+        access_token,
+    })
+}
+
+/// Tells the socket gateways a session is closed. The session store already refuses it, and
+/// gateways re-check periodically, so a lost event only delays the socket side.
+async fn revoke_on_sockets(state: &ApiState, user_id: i32, sid: &str) {
+    let revoked = SessionRevoked {
+        user_id,
+        sid: sid.to_owned(),
+    };
+    let sent = match Outgoing::json(event::SESSION_REVOKED, &revoked) {
+        Ok(message) => {
+            state
+                .bus
+                .publish(&state.topology.events.name, &user_key(user_id), &message)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(error) = sent {
+        warn!(%error, user_id, "cannot announce session revocation to sockets");
+    }
+}

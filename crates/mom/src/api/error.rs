@@ -1,0 +1,132 @@
+//! The API's errors: each variant is an HTTP outcome with the seed's error body.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use tracing::error;
+
+use crate::auth::TokenError;
+use crate::domain::FieldErrors;
+
+/// Why a request with a token was refused.
+#[derive(Debug)]
+pub enum AuthFailure {
+    Token(TokenError),
+    /// The token verifies but its session was closed (logout, renew) or expired.
+    OldToken,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid request fields")]
+    Validation(FieldErrors),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("unauthorized")]
+    Unauthorized(AuthFailure),
+    /// Login with an unknown email or a wrong password (no detail, as in the seed).
+    #[error("bad credentials")]
+    BadCredentials,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// A dependency (broker, database, Redis) cannot be reached.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A worker did not answer in time.
+    #[error("{0}")]
+    Timeout(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                Self::Unavailable("the database is unavailable".into())
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<redis::RedisError> for ApiError {
+    fn from(e: redis::RedisError) -> Self {
+        error!(error = %e, "Redis error");
+        Self::Unavailable("the session store is unavailable".into())
+    }
+}
+
+fn body(status: StatusCode, message: Option<Value>) -> Response {
+    let mut body = json!({ "statusCode": status.as_u16() });
+    if let Some(reason) = status
+        .canonical_reason()
+        .filter(|_| status != StatusCode::INTERNAL_SERVER_ERROR)
+    {
+        body["error"] = json!(reason);
+    }
+    if let Some(message) = message {
+        body["message"] = message;
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Validation(errors) => body(StatusCode::BAD_REQUEST, Some(json!(errors.0))),
+            Self::BadRequest(message) => body(StatusCode::BAD_REQUEST, Some(json!(message))),
+            Self::Unauthorized(AuthFailure::OldToken) => body(
+                StatusCode::UNAUTHORIZED,
+                Some(json!({ "message": "Old Token" })),
+            ),
+            Self::Unauthorized(AuthFailure::Token(TokenError::Expired { expired_at })) => {
+                let at = chrono::DateTime::from_timestamp(expired_at, 0)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+                body(
+                    StatusCode::UNAUTHORIZED,
+                    Some(
+                        json!({ "name": "TokenExpiredError", "message": "jwt expired", "expiredAt": at }),
+                    ),
+                )
+            }
+            Self::Unauthorized(AuthFailure::Token(e)) => body(
+                StatusCode::UNAUTHORIZED,
+                Some(json!({ "name": "JsonWebTokenError", "message": e.to_string() })),
+            ),
+            Self::BadCredentials => body(StatusCode::UNAUTHORIZED, None),
+            Self::Conflict(message) => body(StatusCode::CONFLICT, Some(json!(message))),
+            Self::NotFound(message) => body(StatusCode::NOT_FOUND, Some(json!(message))),
+            Self::MethodNotAllowed(message) => {
+                body(StatusCode::METHOD_NOT_ALLOWED, Some(json!(message)))
+            }
+            Self::PayloadTooLarge => body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Some(json!("request body is larger than the 64 KiB limit")),
+            ),
+            Self::Unavailable(message) => {
+                body(StatusCode::SERVICE_UNAVAILABLE, Some(json!(message)))
+            }
+            Self::Timeout(message) => body(StatusCode::GATEWAY_TIMEOUT, Some(json!(message))),
+            Self::Internal(error) => {
+                error!(error = format!("{error:#}"), "internal error");
+                body(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Some(json!("Internal server error")),
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Request extractors: a JSON body that always fails as JSON, and the authenticated user.
+
+use axum::body::Bytes;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde_json::Value;
+
+use super::error::{ApiError, AuthFailure};
+use super::ApiState;
+use crate::auth::{Claims, TokenError};
+
+/// A JSON object body. Missing content type is tolerated (old clients); anything that is not
+/// a JSON object is a 400 naming the problem, an oversized body a 413.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::BadRequest(format!("cannot read request body: {rejection}"))
+                }
+            })?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(ApiError::BadRequest(
+                "request body must be a JSON object".into(),
+            ));
+        }
+        Ok(Self(value))
+    }
+}
+
+/// The caller, proven by a valid token of an open session. Accepts the seed's raw
+/// `Authorization: <token>` and the standard `Bearer <token>`.
+pub struct AuthUser(pub Claims);
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    ApiState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let state = ApiState::from_ref(state);
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .trim();
+        let token = match header.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => header,
+        };
+        let claims = state
+            .tokens
+            .verify(token)
+            .map_err(|e: TokenError| ApiError::Unauthorized(AuthFailure::Token(e)))?;
+        if !state.sessions.is_open(&claims.sid, claims.id).await? {
+            return Err(ApiError::Unauthorized(AuthFailure::OldToken));
+        }
+        Ok(Self(claims))
+    }
+}
+
+/// The W3C `traceparent` of the request, if the client sent one.
+pub fn traceparent(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}

@@ -1,0 +1,54 @@
+//! `/job`: order a math job, list my jobs.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tracing::instrument;
+
+use super::error::ApiError;
+use super::extract::{traceparent, AuthUser, JsonBody};
+use super::ApiState;
+use crate::domain::{JobRequest, JobView};
+use crate::messages::{DbCommand, DbReply};
+
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/job", post(create))
+        .route("/job/my", get(mine))
+}
+
+/// Stores the job through the db worker, which also hands its first step to the math queue;
+/// 201 means the job will end `done` or `failed`.
+#[instrument(skip_all, fields(user_id = claims.id))]
+async fn create(
+    State(state): State<ApiState>,
+    AuthUser(claims): AuthUser,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    let request = JobRequest::try_from(&body).map_err(ApiError::Validation)?;
+    let command = DbCommand::CreateJob {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        owner_id: claims.id,
+        steps: request.steps,
+    };
+    match state
+        .db_call(&command, traceparent(&headers).as_deref())
+        .await?
+    {
+        DbReply::Job { job } => Ok((StatusCode::CREATED, Json(job))),
+        other => Err(ApiError::internal(anyhow::anyhow!(
+            "unexpected reply to job.create: {other:?}"
+        ))),
+    }
+}
+
+async fn mine(
+    State(state): State<ApiState>,
+    AuthUser(claims): AuthUser,
+) -> Result<Json<Vec<JobView>>, ApiError> {
+    Ok(Json(
+        crate::store::jobs::list_for_owner(&state.pool, claims.id).await?,
+    ))
+}

@@ -1,0 +1,156 @@
+//! The REST API (seed contract). Reads PostgreSQL directly; every write is an RPC to the db
+//! worker over the bus.
+
+mod auth;
+pub mod error;
+mod extract;
+mod jobs;
+mod system;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, Method, Uri};
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use mom_bus::{Bus, Outgoing, RpcError};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+use tracing::info;
+
+use crate::auth::{Sessions, Tokens};
+use crate::config::Config;
+use crate::messages::{DbCommand, DbReply};
+use crate::topology::Topology;
+use error::ApiError;
+
+/// What every handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    pub config: Arc<Config>,
+    pub bus: Bus,
+    pub pool: PgPool,
+    pub sessions: Sessions,
+    pub tokens: Tokens,
+    pub topology: Topology,
+    pub http: reqwest::Client,
+}
+
+impl ApiState {
+    /// Connects to the broker, PostgreSQL and Redis, waiting for each to come up.
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        let wait = Duration::from_secs(60);
+        let bus = Bus::connect(config.bus_config("api"));
+        let topology = config.topology();
+        let pool = crate::store::connect(&config.database_url, wait).await?;
+        let sessions =
+            crate::auth::Sessions::connect(&config.redis_url, &config.redis_prefix, wait).await?;
+        bus.wait_connected(wait).await?;
+        // Producers declare what they send to, so a request never goes into nothing.
+        bus.declare_queue(&topology.db).await?;
+        bus.declare_exchange(&topology.events).await?;
+        Ok(Self {
+            config: Arc::new(config.clone()),
+            bus,
+            pool,
+            sessions,
+            tokens: Tokens::new(&config.jwt_secret, config.token_ttl),
+            topology,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()?,
+        })
+    }
+
+    /// Sends a write to the db worker and waits for its answer.
+    pub async fn db_call(
+        &self,
+        command: &DbCommand,
+        traceparent: Option<&str>,
+    ) -> Result<DbReply, ApiError> {
+        let kind = match command {
+            DbCommand::CreateUser { .. } => "user.create",
+            DbCommand::CreateJob { .. } => "job.create",
+            _ => "db.command",
+        };
+        let mut request = Outgoing::json(kind, command).map_err(ApiError::internal)?;
+        if let Some(parent) = traceparent {
+            request = request.traceparent(parent);
+        }
+        let timeout = self.config.rpc_timeout;
+        self.bus
+            .call_json(&self.topology.db.name, request, timeout)
+            .await
+            .map_err(|e| match e {
+                RpcError::Timeout(_) => ApiError::Timeout(format!(
+                    "no database worker answered within {} ms; try again later",
+                    timeout.as_millis()
+                )),
+                RpcError::Bus(e) => {
+                    ApiError::Unavailable(format!("the message broker is unavailable: {e}"))
+                }
+                RpcError::Remote(reason) => {
+                    ApiError::internal(anyhow::anyhow!("db worker failed: {reason}"))
+                }
+                RpcError::Decode(e) => ApiError::internal(e),
+            })
+    }
+}
+
+/// The API's routes; each resource file exports its own, this only merges them.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { Html("Welcome to API of MOM based architecture POC") }),
+        )
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(jobs::router())
+        .merge(system::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    "traceparent".parse().expect("valid header name"),
+                ]),
+        )
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("Cannot {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("Cannot {method} {}", uri.path()))
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let state = ApiState::connect(&config).await?;
+    let bus = state.bus.clone();
+    info!(address = %listener.local_addr()?, "api listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    bus.close().await;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! What happens under the water: `/system/queues` for the panel's System page, `/health`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::extract::AuthUser;
+use super::ApiState;
+
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/system/queues", get(queues))
+        .route("/health", get(health))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QueueRow {
+    name: String,
+    messages: u64,
+    messages_ready: u64,
+    messages_unacked: u64,
+    consumers: u64,
+    publish_rate: Option<f64>,
+    deliver_rate: Option<f64>,
+    dead_letters: u64,
+}
+
+/// The work queues of this system. From the RabbitMQ management API when it answers (rates
+/// included), else from passive declarations (depths and consumers only).
+async fn queues(State(state): State<ApiState>, _caller: AuthUser) -> Result<Json<Value>, ApiError> {
+    if let Some(rows) = from_management(&state).await {
+        return Ok(Json(json!({ "source": "management", "queues": rows })));
+    }
+    let mut rows = Vec::new();
+    for queue in state.topology.queues() {
+        let stats = state.bus.queue_stats(&queue.name).await.map_err(|e| {
+            ApiError::Unavailable(format!("the message broker is unavailable: {e}"))
+        })?;
+        let dead = state
+            .bus
+            .queue_stats(&queue.dead_letter_queue())
+            .await
+            .map(|s| s.messages)
+            .unwrap_or(0);
+        rows.push(QueueRow {
+            name: queue.name.clone(),
+            messages: u64::from(stats.messages),
+            messages_ready: u64::from(stats.messages),
+            messages_unacked: 0,
+            consumers: u64::from(stats.consumers),
+            publish_rate: None,
+            deliver_rate: None,
+            dead_letters: u64::from(dead),
+        });
+    }
+    Ok(Json(json!({ "source": "declare", "queues": rows })))
+}
+
+async fn from_management(state: &ApiState) -> Option<Vec<QueueRow>> {
+    let base = reqwest::Url::parse(&state.config.management_url).ok()?;
+    let mut url = base.join("/api/queues/%2F").ok()?;
+    let (user, password) = (
+        base.username().to_owned(),
+        base.password().map(str::to_owned),
+    );
+    url.set_username("").ok()?;
+    url.set_password(None).ok()?;
+    let listing: Vec<Value> = state
+        .http
+        .get(url)
+        .basic_auth(user, password)
+        .send()
+        .await
+        .ok()?
+        .error_for_status()
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    let find = |name: &str| listing.iter().find(|q| q["name"] == name);
+    let count = |q: &Value, field: &str| q[field].as_u64().unwrap_or(0);
+    let rate = |q: &Value, stat: &str| q["message_stats"][stat]["rate"].as_f64().or(Some(0.0));
+    Some(
+        state
+            .topology
+            .queues()
+            .iter()
+            .filter_map(|queue| {
+                let q = find(&queue.name)?;
+                Some(QueueRow {
+                    name: queue.name.clone(),
+                    messages: count(q, "messages"),
+                    messages_ready: count(q, "messages_ready"),
+                    messages_unacked: count(q, "messages_unacknowledged"),
+                    consumers: count(q, "consumers"),
+                    publish_rate: rate(q, "publish_details"),
+                    deliver_rate: rate(q, "deliver_get_details"),
+                    dead_letters: find(&queue.dead_letter_queue())
+                        .map(|d| count(d, "messages"))
+                        .unwrap_or(0),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// 200 when the broker, PostgreSQL and Redis all answer, 503 otherwise; the body says which.
+async fn health(State(state): State<ApiState>) -> (StatusCode, Json<Value>) {
+    let bus = state.bus.health();
+    let postgres = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
+    let redis = state.sessions.ping().await.is_ok();
+    let healthy = bus.connected && postgres && redis;
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({
+            "status": if healthy { "ok" } else { "degraded" },
+            "rabbitmq": bus,
+            "postgres": postgres,
+            "redis": redis,
+        })),
+    )
+}

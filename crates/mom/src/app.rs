@@ -1,0 +1,127 @@
+//! Starting services: each alone (`mom api`, …) or all together (`mom up`), on the same code
+//! paths, with one shutdown signal for everything.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::config::Config;
+
+/// Cancels the returned token on SIGINT or SIGTERM.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate => {}
+        }
+        info!("shutdown requested; finishing work in flight");
+        trigger.cancel();
+    });
+    token
+}
+
+pub async fn bind(config: &Config, port: u16) -> anyhow::Result<TcpListener> {
+    let address = SocketAddr::new(config.host, port);
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("Failed to listen on {address}"))
+}
+
+/// Creates the database if needed and applies the migrations.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let pool = crate::store::connect(&config.database_url, Duration::from_secs(60)).await?;
+    crate::store::migrate(&pool).await?;
+    info!("migrations applied");
+    Ok(())
+}
+
+/// The whole system in one process: every service on its own listener.
+pub struct System {
+    pub config: Config,
+    pub api: TcpListener,
+    pub socket: TcpListener,
+    pub math: TcpListener,
+    pub panel: TcpListener,
+}
+
+/// Where a running [`System`] listens.
+#[derive(Clone, Copy, Debug)]
+pub struct Addresses {
+    pub api: SocketAddr,
+    pub socket: SocketAddr,
+    pub math: SocketAddr,
+    pub panel: SocketAddr,
+}
+
+impl System {
+    /// Binds every port (0 picks free ones, as tests do) and points the workers at the math
+    /// service actually bound.
+    pub async fn bind(mut config: Config) -> anyhow::Result<Self> {
+        let api = bind(&config, config.api_port).await?;
+        let socket = bind(&config, config.socket_port).await?;
+        let math = bind(&config, config.math_port).await?;
+        let panel = bind(&config, config.panel_port).await?;
+        if config.math_port == 0 {
+            config.math_url = format!("http://{}", math.local_addr()?);
+        }
+        config.api_port = api.local_addr()?.port();
+        config.socket_port = socket.local_addr()?.port();
+        Ok(Self {
+            config,
+            api,
+            socket,
+            math,
+            panel,
+        })
+    }
+
+    pub fn addresses(&self) -> anyhow::Result<Addresses> {
+        Ok(Addresses {
+            api: self.api.local_addr()?,
+            socket: self.socket.local_addr()?,
+            math: self.math.local_addr()?,
+            panel: self.panel.local_addr()?,
+        })
+    }
+
+    /// Migrates, then runs every service until `shutdown`; returns when all have stopped.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        migrate(&self.config).await?;
+        let Self {
+            config,
+            api,
+            socket,
+            math,
+            panel,
+        } = self;
+        let services = tokio::try_join!(
+            crate::math::run(config.clone(), math, shutdown.clone()),
+            crate::worker::run(config.clone(), shutdown.clone()),
+            crate::api::run(config.clone(), api, shutdown.clone()),
+            crate::socket::run(config.clone(), socket, shutdown.clone()),
+            crate::panel::run(config.clone(), panel, shutdown.clone()),
+        );
+        if services.is_err() {
+            shutdown.cancel();
+        }
+        services.map(drop)
+    }
+}

@@ -1,0 +1,88 @@
+//! The `mom` command line: one subcommand per service.
+
+use clap::{Parser, Subcommand};
+
+use crate::app;
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "mom",
+    version,
+    about = "A message-oriented backend: api, worker, socket gateway, math service and panel."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// REST API (port API_PORT, default 7070).
+    Api,
+    /// db and math consumers and the outbox relay.
+    Worker,
+    /// socket.io gateway (port SOCKET_PORT, default 7080).
+    Socket,
+    /// The stand-in external math service (port MATH_PORT, default 7090).
+    Math,
+    /// The web panel (port PANEL_PORT, default 9090), serving PANEL_DIR (default web/dist).
+    Panel,
+    /// Create the database if needed and apply migrations.
+    Migrate,
+    /// Everything in one process: migrate, then every service on its port.
+    Up,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    if config.jwt_secret == Config::DEV_JWT_SECRET {
+        tracing::warn!("JWT_SECRET is the development default; set your own outside local use");
+    }
+    let shutdown = app::shutdown_on_signal();
+    match cli.command {
+        Command::Api => {
+            crate::api::run(
+                config.clone(),
+                app::bind(&config, config.api_port).await?,
+                shutdown,
+            )
+            .await
+        }
+        Command::Worker => crate::worker::run(config, shutdown).await,
+        Command::Socket => {
+            crate::socket::run(
+                config.clone(),
+                app::bind(&config, config.socket_port).await?,
+                shutdown,
+            )
+            .await
+        }
+        Command::Math => {
+            crate::math::run(
+                config.clone(),
+                app::bind(&config, config.math_port).await?,
+                shutdown,
+            )
+            .await
+        }
+        Command::Panel => {
+            crate::panel::run(
+                config.clone(),
+                app::bind(&config, config.panel_port).await?,
+                shutdown,
+            )
+            .await
+        }
+        Command::Migrate => app::migrate(&config).await,
+        Command::Up => {
+            let system = app::System::bind(config).await?;
+            let addresses = system.addresses()?;
+            tracing::info!(
+                api = %addresses.api, socket = %addresses.socket, math = %addresses.math, panel = %addresses.panel,
+                "mom is up; open the panel at http://{}", addresses.panel
+            );
+            system.run(shutdown).await
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The math handler: one step of a job, computed by the external math service. Many steps are
+//! in flight at once (the consumer's concurrency), each call bounded by a timeout; failures
+//! are retried with backoff, and the job fails with a readable reason when retrying is over.
+
+use std::time::Duration;
+
+use mom_bus::{Bus, Context, Handler, HandlerError, Outgoing};
+use serde_json::Value;
+use tracing::{instrument, warn};
+
+use crate::config::Config;
+use crate::messages::{DbCommand, MathTask};
+use crate::topology::Topology;
+
+pub struct MathHandler {
+    http: reqwest::Client,
+    math_url: String,
+    bus: Bus,
+    topology: Topology,
+}
+
+/// What the math service said about a step.
+enum Answer {
+    Result(Value),
+    /// The service refused the input; retrying cannot help.
+    Refused(String),
+}
+
+impl MathHandler {
+    pub fn new(config: &Config, bus: Bus, topology: Topology) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(config.math_timeout)
+                .connect_timeout(Duration::from_secs(2))
+                .pool_max_idle_per_host(usize::from(config.math_concurrency))
+                .build()?,
+            math_url: config.math_url.trim_end_matches('/').to_owned(),
+            bus,
+            topology,
+        })
+    }
+
+    async fn ask(&self, task: &MathTask) -> Result<Answer, String> {
+        let url = format!(
+            "{}/{}/{}",
+            self.math_url,
+            task.operation.method.as_str(),
+            task.operation.numbers.as_str()
+        );
+        let response = self.http.get(&url).send().await.map_err(|e| {
+            if e.is_timeout() {
+                "the math service did not answer in time".to_owned()
+            } else {
+                format!("the math service is unreachable: {e}")
+            }
+        })?;
+        let status = response.status();
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("the math service sent an unreadable answer: {e}"))?;
+        if status.is_success() {
+            Ok(Answer::Result(body))
+        } else if status.is_client_error() {
+            let reason = body["message"]
+                .as_str()
+                .unwrap_or("the math service refused the input");
+            Ok(Answer::Refused(reason.to_owned()))
+        } else {
+            Err(format!("the math service failed with {status}"))
+        }
+    }
+
+    async fn tell_db(
+        &self,
+        kind: &str,
+        command: &DbCommand,
+        message_id: String,
+        context: &Context,
+    ) -> Result<(), HandlerError> {
+        let message = Outgoing::json(kind, command)
+            .map_err(HandlerError::abort)?
+            .message_id(message_id)
+            .caused_by(context);
+        self.bus
+            .send(&self.topology.db.name, &message)
+            .await
+            .map_err(|e| HandlerError::retry(format!("cannot reach the db worker: {e}")))
+    }
+}
+
+impl Handler for MathHandler {
+    type Message = MathTask;
+    type Reply = ();
+
+    #[instrument(skip_all, fields(job_id = task.job_id, step = task.step, attempt = context.attempt))]
+    async fn handle(&self, task: MathTask, context: Context) -> Result<(), HandlerError> {
+        if task.step == 0 && context.attempt == 1 {
+            // Only for the progress display; losing it changes nothing else.
+            let start = DbCommand::StartJob {
+                job_id: task.job_id,
+            };
+            let _ = self
+                .tell_db(
+                    "job.start",
+                    &start,
+                    format!("start-{}", task.job_id),
+                    &context,
+                )
+                .await;
+        }
+        let id = format!("{}-{}", task.job_id, task.step);
+        match self.ask(&task).await {
+            Ok(Answer::Result(result)) => {
+                let record = DbCommand::RecordStep {
+                    job_id: task.job_id,
+                    step: task.step,
+                    result,
+                };
+                self.tell_db("job.recordStep", &record, format!("record-{id}"), &context)
+                    .await
+            }
+            Ok(Answer::Refused(reason)) => {
+                let reason = format!(
+                    "step {} ({}) failed: {reason}",
+                    task.step + 1,
+                    task.operation.method.as_str()
+                );
+                let fail = DbCommand::FailJob {
+                    job_id: task.job_id,
+                    step: task.step,
+                    reason: reason.clone(),
+                };
+                self.tell_db("job.fail", &fail, format!("fail-{id}"), &context)
+                    .await?;
+                Err(HandlerError::abort(reason))
+            }
+            Err(problem) => {
+                if context.is_final_attempt() {
+                    let reason = format!(
+                        "step {} ({}) failed after {} attempts: {problem}",
+                        task.step + 1,
+                        task.operation.method.as_str(),
+                        context.attempt
+                    );
+                    let fail = DbCommand::FailJob {
+                        job_id: task.job_id,
+                        step: task.step,
+                        reason,
+                    };
+                    self.tell_db("job.fail", &fail, format!("fail-{id}"), &context)
+                        .await?;
+                } else {
+                    warn!(%problem, "math step failed; will retry");
+                }
+                Err(HandlerError::retry(problem))
+            }
+        }
+    }
+}

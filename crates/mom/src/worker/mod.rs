@@ -1,0 +1,53 @@
+//! The worker: consumes the `db` queue (the only writer of PostgreSQL) and the `math` queue
+//! (steps that call the external math service), and relays the outbox.
+
+mod db;
+mod math;
+mod relay;
+
+use std::time::Duration;
+
+use mom_bus::{Bus, Consumer};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::config::Config;
+pub use db::DbHandler;
+pub use math::MathHandler;
+pub use relay::Relay;
+
+/// Runs both consumers and the outbox relay until `shutdown` is cancelled, then lets each
+/// finish what it holds.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let wait = Duration::from_secs(60);
+    let topology = config.topology();
+    let bus = Bus::connect(config.bus_config("worker"));
+    let pool = crate::store::connect(&config.database_url, wait).await?;
+    bus.wait_connected(wait).await?;
+    bus.declare_queue(&topology.db).await?;
+    bus.declare_queue(&topology.math).await?;
+    bus.declare_exchange(&topology.events).await?;
+
+    let relay = Relay::new(bus.clone(), pool.clone(), config.outbox_grace);
+    let db = Consumer::new(
+        &bus,
+        topology.db.clone(),
+        DbHandler::new(pool.clone(), relay.clone(), topology.clone()),
+    )
+    .concurrency(config.db_concurrency);
+    let math = Consumer::new(
+        &bus,
+        topology.math.clone(),
+        MathHandler::new(&config, bus.clone(), topology.clone())?,
+    )
+    .concurrency(config.math_concurrency);
+    info!(db = %topology.db.name, math = %topology.math.name, math_url = %config.math_url, "worker starting");
+    tokio::join!(
+        db.run(shutdown.clone()),
+        math.run(shutdown.clone()),
+        relay.run(shutdown.clone())
+    );
+    bus.close().await;
+    info!("worker stopped");
+    Ok(())
+}
