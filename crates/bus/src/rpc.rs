@@ -51,7 +51,10 @@ impl RpcClient {
     ) -> Result<Vec<u8>, RpcError> {
         let started = Instant::now();
         let deadline = started + timeout;
-        let link = self.supervisor.link_before(deadline).await?;
+        // Waiting for a connection is bounded by the publish timeout too: during an outage the
+        // caller learns "unavailable" quickly rather than "timeout" late.
+        let connect_by = deadline.min(started + self.supervisor.config.publish_timeout);
+        let link = self.supervisor.link_before(connect_by).await?;
         let channel = self.channel(&link).await.map_err(|e| {
             self.supervisor.report_broken(link.generation);
             RpcError::Bus(BusError::from(e))

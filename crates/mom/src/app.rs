@@ -79,7 +79,12 @@ impl System {
         let socket = bind(&config, config.socket_port).await?;
         let math = bind(&config, config.math_port).await?;
         let panel = bind(&config, config.panel_port).await?;
-        if config.math_port == 0 {
+        // A MATH_URL naming our own (possibly ephemeral) math port follows the bound address.
+        let own_math = reqwest::Url::parse(&config.math_url)
+            .ok()
+            .and_then(|url| url.port_or_known_default())
+            .is_some_and(|port| port == config.math_port);
+        if own_math {
             config.math_url = format!("http://{}", math.local_addr()?);
         }
         config.api_port = api.local_addr()?.port();

@@ -1,0 +1,268 @@
+//! A whole mom system per test: its own database, queue prefix and Redis prefix, services on
+//! free ports, and one helper per endpoint.
+
+use std::time::Duration;
+
+use mom::app::{Addresses, System};
+use mom::config::Config;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+pub fn unique_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+/// Local defaults, isolated and fast: no math delay, quick retries.
+pub fn test_config() -> Config {
+    let id = unique_id();
+    let mut config = Config::local();
+    if let Ok(url) = std::env::var("AMQP_URL") {
+        config.amqp_url = url;
+    }
+    config.database_url = format!("postgres://postgres@127.0.0.1:5432/mom_test_{id}");
+    config.queue_prefix = format!("t.{id}.");
+    config.redis_prefix = format!("t:{id}:");
+    config.api_port = 0;
+    config.socket_port = 0;
+    config.math_port = 0;
+    config.math_url = "http://127.0.0.1:0".into();
+    config.panel_port = 0;
+    config.math_max_delay = Duration::ZERO;
+    config.math_retry_initial = Duration::from_millis(50);
+    config.math_attempts = 3;
+    config.outbox_grace = Duration::from_millis(300);
+    config.socket_reverify = Duration::from_secs(1);
+    config
+}
+
+pub struct TestApp {
+    pub config: Config,
+    pub addresses: Addresses,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The whole system as `mom up` runs it, after `customize` changed its configuration.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config();
+    customize(&mut config);
+    spawn_app_from(config).await
+}
+
+/// A system on exactly this configuration (e.g. a restart on the same database and queues).
+pub async fn spawn_app_from(config: Config) -> TestApp {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
+    let system = System::bind(config).await.expect("ports bind");
+    let addresses = system.addresses().unwrap();
+    let config = system.config.clone();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(system.run(shutdown.clone()));
+    let app = TestApp {
+        config,
+        addresses,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        shutdown,
+        running: Some(running),
+    };
+    app.wait_until_healthy().await;
+    app
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addresses.api)
+    }
+
+    async fn wait_until_healthy(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = self.client.get(self.url("/health")).send().await {
+                if response.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the system did not become healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.header("Authorization", token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.header("Authorization", token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn post_register(&self, body: &Value) -> Response {
+        self.post("/register", body, None).await
+    }
+
+    pub async fn post_login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/login",
+            &json!({ "email": email, "password": password }),
+            None,
+        )
+        .await
+    }
+
+    /// Registers and logs in a fresh user; returns the login object.
+    pub async fn new_user(&self) -> Value {
+        let email = format!("user-{}@example.com", unique_id());
+        let registered = self
+            .post_register(&json!({"firstName": "Ada", "lastName": "Lovelace", "email": email, "password": "s3cret-pw"}))
+            .await;
+        assert_eq!(
+            registered.status(),
+            StatusCode::CREATED,
+            "{}",
+            registered.text().await.unwrap()
+        );
+        let login = self.post_login(&email, "s3cret-pw").await;
+        assert_eq!(login.status(), StatusCode::CREATED);
+        login.json().await.unwrap()
+    }
+
+    pub async fn post_job(&self, token: &str, body: &Value) -> Response {
+        self.post("/job", body, Some(token)).await
+    }
+
+    pub async fn get_my_jobs(&self, token: &str) -> Vec<Value> {
+        let response = self.get("/job/my", Some(token)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// Polls `/job/my` until job `id` has ended; panics after `timeout`.
+    pub async fn wait_for_end(&self, token: &str, id: i64, timeout: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let jobs = self.get_my_jobs(token).await;
+            if let Some(job) = jobs.into_iter().find(|j| j["id"] == id) {
+                if job["status"] == "done" || job["status"] == "failed" {
+                    return job;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "job {id} still {} after {timeout:?}",
+                    job["status"]
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub async fn pool(&self) -> sqlx::PgPool {
+        mom::store::connect(&self.config.database_url, Duration::from_secs(10))
+            .await
+            .unwrap()
+    }
+
+    /// Stops every service gracefully and waits for them; keeps the database for a restart.
+    pub async fn stop(mut self) -> Config {
+        self.shutdown.cancel();
+        if let Some(running) = self.running.take() {
+            let stopped = tokio::time::timeout(Duration::from_secs(30), running).await;
+            assert!(stopped.is_ok(), "graceful shutdown took more than 30 s");
+        }
+        let mut config = self.config.clone();
+        // The next system binds fresh ports and finds its own math service again.
+        config.api_port = 0;
+        config.socket_port = 0;
+        config.math_url = "http://127.0.0.1:0".into();
+        self.config.database_url.clear();
+        config
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if !self.config.database_url.is_empty() {
+            drop_database(&self.config.database_url);
+        }
+    }
+}
+
+/// Best effort: keeps repeated test runs from filling the disk with databases.
+pub fn drop_database(url: &str) {
+    let Some((server, name)) = url.rsplit_once('/') else {
+        return;
+    };
+    let (server, name) = (format!("{server}/postgres"), name.to_owned());
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(async {
+            let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
+                .await
+                .ok()?;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut connection)
+                .await
+                .ok()
+        })
+    })
+    .join();
+}
+
+/// The payload of a JWT, decoded without checking it (tests look at the claims).
+pub fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut bytes = Vec::new();
+    for c in payload.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            _ => 63,
+        };
+        bits = (bits << 6) | u32::from(v);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            bytes.push((bits >> count) as u8);
+        }
+    }
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+pub fn math_job() -> Value {
+    json!({
+        "type": "math",
+        "details": [
+            {"method": "add", "numbers": "1,2,3"},
+            {"method": "multiply", "numbers": "2,3,4"},
+            {"method": "factors", "numbers": "12,97"}
+        ]
+    })
+}

@@ -1,0 +1,136 @@
+//! The life of a math job through api, db worker, math worker and math service.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_three_step_job_completes_with_exact_results() {
+    let app = spawn_app().await;
+    let login = app.new_user().await;
+    let token = login["accessToken"].as_str().unwrap();
+
+    let response = app.post_job(token, &math_job()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let job: Value = response.json().await.unwrap();
+    assert_eq!(job["type"], "math");
+    assert_eq!(job["done"], false);
+    assert_eq!(job["status"], "queued");
+    assert_eq!(job["version"], 1);
+    assert_eq!(job["stepsTotal"], 3);
+    assert_eq!(job["owner"]["id"], login["id"]);
+    assert_eq!(
+        job["details"][0],
+        json!({"method": "add", "numbers": "1,2,3"})
+    );
+
+    let done = app
+        .wait_for_end(token, job["id"].as_i64().unwrap(), Duration::from_secs(20))
+        .await;
+    assert_eq!(done["status"], "done");
+    assert_eq!(done["done"], true);
+    assert_eq!(done["stepsDone"], 3);
+    let results: Vec<Value> = done["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["result"].clone())
+        .collect();
+    assert_eq!(results, vec![json!(6), json!(24), json!([[2, 3], [97]])]);
+    assert!(
+        done.get("owner").is_none(),
+        "/job/my has no owner, as in the seed"
+    );
+    assert!(done["finishedAt"].is_string());
+}
+
+#[tokio::test]
+async fn results_are_exact_and_correct_where_the_seed_was_not() {
+    let app = spawn_app().await;
+    let login = app.new_user().await;
+    let token = login["accessToken"].as_str().unwrap();
+    let body = json!({"type": "math", "details": [
+        {"method": "subtract", "numbers": "10,3"},
+        {"method": "multiply", "numbers": "4294967296,4294967295"},
+        {"method": "factors", "numbers": "561,18446744073709551557"},
+        {"method": "divide", "numbers": "7,2"}
+    ]});
+    let job: Value = app.post_job(token, &body).await.json().await.unwrap();
+    let done = app
+        .wait_for_end(token, job["id"].as_i64().unwrap(), Duration::from_secs(20))
+        .await;
+    let results: Vec<Value> = done["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["result"].clone())
+        .collect();
+    assert_eq!(
+        results,
+        vec![
+            json!(7),
+            json!(18446744069414584320u64),
+            json!([[3, 11, 17], [18446744073709551557u64]]),
+            json!(3.5)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn jobs_are_private_and_listed_newest_first() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let (a, b) = (
+        alice["accessToken"].as_str().unwrap(),
+        bob["accessToken"].as_str().unwrap(),
+    );
+    let first: Value = app.post_job(a, &math_job()).await.json().await.unwrap();
+    let second: Value = app.post_job(a, &math_job()).await.json().await.unwrap();
+    let mine = app.get_my_jobs(a).await;
+    assert_eq!(
+        mine.iter().map(|j| j["id"].clone()).collect::<Vec<_>>(),
+        vec![second["id"].clone(), first["id"].clone()]
+    );
+    assert!(
+        app.get_my_jobs(b).await.is_empty(),
+        "bob never sees alice's jobs"
+    );
+}
+
+#[tokio::test]
+async fn a_job_whose_math_service_is_unreachable_fails_with_a_reason_and_a_dead_letter() {
+    // Port 1 on loopback refuses connections: the external service is down.
+    let app = spawn_app_with(|config| {
+        config.math_url = "http://127.0.0.1:1".into();
+        config.math_attempts = 3;
+    })
+    .await;
+    let login = app.new_user().await;
+    let token = login["accessToken"].as_str().unwrap();
+    let job: Value = app.post_job(token, &math_job()).await.json().await.unwrap();
+    let failed = app
+        .wait_for_end(token, job["id"].as_i64().unwrap(), Duration::from_secs(20))
+        .await;
+    assert_eq!(failed["status"], "failed");
+    let reason = failed["error"].as_str().unwrap();
+    assert!(
+        reason.contains("step 1 (add) failed after 3 attempts") && reason.contains("unreachable"),
+        "{reason}"
+    );
+
+    let bus = mom_bus::Bus::connect(app.config.bus_config("test"));
+    let dead = app.config.topology().math.dead_letter_queue();
+    let mut stats = bus.queue_stats(&dead).await.unwrap();
+    for _ in 0..50 {
+        if stats.messages == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stats = bus.queue_stats(&dead).await.unwrap();
+    }
+    assert_eq!(stats.messages, 1, "the step is in the dead-letter queue");
+}

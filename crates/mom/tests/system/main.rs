@@ -1,0 +1,8 @@
+//! System tests: the real services (as `mom up` runs them) against the real RabbitMQ,
+//! PostgreSQL and Redis, each test in its own database, queue prefix and Redis prefix.
+
+mod auth;
+mod faults;
+mod helpers;
+mod hostile;
+mod jobs;
