@@ -10,7 +10,8 @@ export interface StepInput {
 
 interface StepDraft extends StepInput {
   key: number;
-  touched: boolean;
+  /** Whether the numbers' client-side error is on display (after blur, submit or method change). */
+  showError: boolean;
 }
 
 interface StepServerErrors {
@@ -41,7 +42,7 @@ function stepPath(path: string): [number, string] | null {
 
 export function JobForm({ submit, onCreated, initial }: Props) {
   const nextKey = useRef(1);
-  const makeStep = (s: StepInput = { method: 'add', numbers: '' }): StepDraft => ({ ...s, key: nextKey.current++, touched: false });
+  const makeStep = (s: StepInput = { method: 'add', numbers: '' }): StepDraft => ({ ...s, key: nextKey.current++, showError: false });
   const [steps, setSteps] = useState<StepDraft[]>(() => (initial && initial.length ? initial.map(makeStep) : [makeStep()]));
   const [attempted, setAttempted] = useState(false);
   const [submitting, setSubmitting] = useState(false);
@@ -106,6 +107,7 @@ export function JobForm({ submit, onCreated, initial }: Props) {
     if (submitting) return;
     setAttempted(true);
     if (invalid) {
+      setSteps((cur) => cur.map((s, i) => (checks[i] && !checks[i].ok ? { ...s, showError: true } : s)));
       const firstBad = steps[checks.findIndex((c) => !c.ok)];
       document.getElementById(`numbers-${firstBad.key}`)?.focus();
       return;
@@ -141,7 +143,7 @@ export function JobForm({ submit, onCreated, initial }: Props) {
         {steps.map((s, i) => {
           const check = checks[i];
           const server = serverSteps[s.key] ?? {};
-          const clientErr = (s.touched || attempted) && !check.ok ? check.error : undefined;
+          const clientErr = s.showError && !check.ok ? check.error : undefined;
           const numbersErr = server.numbers?.join(' ') ?? clientErr;
           const methodErr = server.method?.join(' ');
           const numId = `numbers-${s.key}`;
@@ -161,7 +163,9 @@ export function JobForm({ submit, onCreated, initial }: Props) {
                       aria-invalid={methodErr ? true : undefined}
                       aria-describedby={methodErr ? `${methodId}-error` : undefined}
                       onChange={(e) => {
-                        update(s.key, { method: e.target.value as Method });
+                        const m = e.target.value as Method;
+                        const ok = checkNumbers(m, s.numbers).ok;
+                        update(s.key, { method: m, showError: s.numbers.trim() !== '' && !ok });
                         clearServer(s.key, 'method');
                         clearServer(s.key, 'numbers');
                       }}
@@ -191,11 +195,14 @@ export function JobForm({ submit, onCreated, initial }: Props) {
                       aria-invalid={numbersErr ? true : undefined}
                       aria-describedby={describedBy}
                       onChange={(e) => {
-                        update(s.key, { numbers: e.target.value });
+                        // An error on display goes as soon as the value is fixed; a new one waits for blur.
+                        const ok = checkNumbers(s.method, e.target.value).ok;
+                        update(s.key, { numbers: e.target.value, showError: s.showError && !ok });
                         clearServer(s.key, 'numbers');
                       }}
                       onBlur={() => {
-                        if (!s.touched && s.numbers.trim() !== '') update(s.key, { touched: true });
+                        const show = !check.ok && (s.numbers.trim() !== '' || attempted);
+                        if (show !== s.showError) update(s.key, { showError: show });
                       }}
                     />
                     <p className="hint" id={`${numId}-hint`}>

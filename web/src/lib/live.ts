@@ -29,7 +29,8 @@ const defaultFactory: SocketFactory = (url) =>
 export class LiveConnection {
   private readonly socket: Socket;
   private login: LoginObject;
-  private lastAuthToken: string | null = null;
+  /** The token for which an auth-error already earned one retry. */
+  private retriedToken: string | null = null;
   private closed = false;
 
   constructor(socketUrl: string, login: LoginObject, private readonly handlers: LiveHandlers, factory: SocketFactory = defaultFactory) {
@@ -46,8 +47,10 @@ export class LiveConnection {
       handlers.onAuthenticated();
     });
     s.on('auth-error', (reason: unknown) => {
-      // A renewal may have crossed an answer about the previous token: try the current one first.
-      if (this.lastAuthToken !== this.login.accessToken) {
+      // The answer may be about a token renewed a moment ago (the gateway re-checks tokens on its
+      // own schedule): try the current token once more before giving up on the session.
+      if (this.retriedToken !== this.login.accessToken) {
+        this.retriedToken = this.login.accessToken;
         this.authenticate();
         return;
       }
@@ -65,7 +68,6 @@ export class LiveConnection {
   }
 
   private authenticate(): void {
-    this.lastAuthToken = this.login.accessToken;
     this.socket.emit('authenticate', this.login);
   }
 

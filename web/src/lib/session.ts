@@ -8,7 +8,7 @@ export interface Session {
 
 const KEY = 'mom.session';
 export const RENEW_AT_FRACTION = 0.8;
-/** Renew at least this long before expiry, whatever the lifetime. */
+/** Renew at least this long before expiry (or halfway, for very short lifetimes). */
 const MIN_MARGIN_MS = 5000;
 
 export function newSession(login: LoginObject, now = Date.now()): Session {
@@ -28,7 +28,8 @@ export function expiresAt(s: Session): number {
 export function renewAt(s: Session): number {
   const life = lifetimeMs(s);
   const at = s.receivedAt + life * RENEW_AT_FRACTION;
-  return Math.max(s.receivedAt, Math.min(at, expiresAt(s) - MIN_MARGIN_MS));
+  const margin = Math.min(MIN_MARGIN_MS, life / 2);
+  return Math.max(s.receivedAt, Math.min(at, expiresAt(s) - margin));
 }
 
 export function isExpired(s: Session, now = Date.now()): boolean {

@@ -38,6 +38,7 @@ function Sparkline({ values, label }: { values: number[]; label: string }) {
   const pts = values.map((v, i) => `${(offset + i * step).toFixed(1)},${(h - 2 - (v / max) * (h - 4)).toFixed(1)}`).join(' ');
   return (
     <svg className="spark" viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-label={label}>
+      <line x1="0" x2={w} y1={h - 1.5} y2={h - 1.5} className="spark-base" />
       <polyline points={pts} fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinejoin="round" />
     </svg>
   );
@@ -126,19 +127,16 @@ export function SystemPage({ api }: { api: Api }) {
       )}
       {report && (
         <div className="card table-card">
+          <div className="table-meta">
+            <span>
+              {queues.length} {queues.length === 1 ? 'queue' : 'queues'}
+              {' · '}
+              {rates ? 'figures and rates from the RabbitMQ management API' : 'depths from queue declarations; rates need the management API'}
+            </span>
+            {updatedAt && <span className="updated">Updated {updatedAt.toLocaleTimeString()}</span>}
+          </div>
           <table className="queues" data-testid="queues-table">
-            <caption>
-              <span>
-                {queues.length} {queues.length === 1 ? 'queue' : 'queues'}
-                {' · '}
-                {rates ? 'figures and rates from the RabbitMQ management API' : 'depths from queue declarations; rates need the management API'}
-              </span>
-              {updatedAt && (
-                <span className="updated" aria-live="off">
-                  Updated {updatedAt.toLocaleTimeString()}
-                </span>
-              )}
-            </caption>
+            <caption className="visually-hidden">RabbitMQ queues</caption>
             <thead>
               <tr>
                 <th scope="col">Queue</th>
@@ -148,7 +146,7 @@ export function SystemPage({ api }: { api: Api }) {
                 <th scope="col" className="num">Publish/s</th>
                 <th scope="col" className="num">Deliver/s</th>
                 <th scope="col" className="num">Dead-lettered</th>
-                <th scope="col">Depth, last minute</th>
+                <th scope="col">Depth, 1 min</th>
               </tr>
             </thead>
             <tbody>
@@ -167,7 +165,7 @@ export function SystemPage({ api }: { api: Api }) {
                     {fmtInt(q.messagesReady)}
                   </td>
                   <td className="num" data-label="Unacked">{fmtInt(q.messagesUnacked)}</td>
-                  <td className={`num${q.consumers === 0 ? ' warn' : ''}`} data-label="Consumers">
+                  <td className={`num${q.consumers === 0 && (q.messagesReady ?? 0) > 0 ? ' warn' : ''}`} data-label="Consumers">
                     {fmtInt(q.consumers)}
                   </td>
                   <td className="num" data-label="Publish/s">{fmtRate(q.publishRate)}</td>
