@@ -111,7 +111,7 @@ export function App({ config }: { config: RuntimeConfig }) {
         onUnavailable: (e) =>
           setBanner(
             e.kind === 'http'
-              ? `The service is unavailable right now${e.serverMessage ? ` (${e.serverMessage})` : ''}. Please try again in a moment.`
+              ? `The service is unavailable right now${e.serverMessage ? ` (${e.serverMessage.replace(/[.\s]+$/, '')})` : ''}. Please try again in a moment.`
               : `${e.message} Check your connection; the panel keeps trying.`,
           ),
         onReachable: () => setBanner(null),
@@ -123,7 +123,28 @@ export function App({ config }: { config: RuntimeConfig }) {
 
   // ---- jobs ----
 
-  const refreshJobs = useCallback(async () => {
+  // One /job/my request at a time; asks that arrive meanwhile coalesce into one more run after it.
+  const refreshState = useRef<{ running: Promise<void> | null; again: boolean }>({ running: null, again: false });
+  const loadJobsRef = useRef<() => Promise<void>>(async () => {});
+  const refreshJobs = useCallback((): Promise<void> => {
+    const st = refreshState.current;
+    if (st.running) {
+      st.again = true;
+      return st.running;
+    }
+    const run = async () => {
+      do {
+        st.again = false;
+        await loadJobsRef.current();
+      } while (st.again);
+    };
+    st.running = run().finally(() => {
+      st.running = null;
+    });
+    return st.running;
+  }, []);
+
+  const loadJobs = async () => {
     const s = sessionRef.current;
     if (!s) return;
     try {
@@ -142,7 +163,8 @@ export function App({ config }: { config: RuntimeConfig }) {
       if (e instanceof ApiError && e.status === 401) return;
       setJobsError(e instanceof Error ? e.message : 'unknown error');
     }
-  }, [api]);
+  };
+  loadJobsRef.current = loadJobs;
 
   const onJobEvent = useCallback(
     (kind: JobEventKind, raw: Job) => {
@@ -179,7 +201,9 @@ export function App({ config }: { config: RuntimeConfig }) {
     if (userId === null || !s) return;
     const conn = new LiveConnection(config.socketUrl, s.login, {
       onStatus: setLive,
-      onAuthenticated: () => void refreshJobs(),
+      onAuthenticated: (afterConnect) => {
+        if (afterConnect) void refreshJobs();
+      },
       onJob: onJobEvent,
       onAuthError: (reason) => endSessionRef.current(`${AUTH_ERROR_TEXT[reason] ?? 'Your session was refused by the live updates service.'} Please sign in again.`),
     });

@@ -169,11 +169,14 @@ describe('LiveConnection', () => {
   });
 
   it('re-authenticates with a renewed token', () => {
-    const { sock, conn } = connect();
+    const { sock, conn, handlers } = connect();
     sock.fire('connect');
     sock.fire('authenticated');
     conn.updateLogin(login({ accessToken: 'tok-2' }));
     expect(sock.emitted.at(-1)).toEqual(['authenticate', login({ accessToken: 'tok-2' })]);
+    sock.fire('authenticated');
+    // Re-authenticating a renewed token is no reason to refetch; a reconnect is.
+    expect(vi.mocked(handlers.onAuthenticated).mock.calls).toEqual([[true], [false]]);
     conn.updateLogin(login({ accessToken: 'tok-2' }));
     expect(sock.emitted).toHaveLength(2);
   });

@@ -6,8 +6,11 @@ export type JobEventKind = 'progress' | 'done' | 'failed';
 
 export interface LiveHandlers {
   onStatus(status: LiveStatus): void;
-  /** Authenticated (first time or after a reconnect): a good moment to refetch what was missed. */
-  onAuthenticated(): void;
+  /**
+   * Authenticated. `afterConnect` is true for the first answer after a (re)connect — the moment
+   * to refetch what may have been missed — and false after re-authenticating a renewed token.
+   */
+  onAuthenticated(afterConnect: boolean): void;
   onJob(kind: JobEventKind, job: Job): void;
   onAuthError(reason: string): void;
 }
@@ -32,6 +35,7 @@ export class LiveConnection {
   /** The token for which an auth-error already earned one retry. */
   private retriedToken: string | null = null;
   private closed = false;
+  private freshConnection = false;
 
   constructor(socketUrl: string, login: LoginObject, private readonly handlers: LiveHandlers, factory: SocketFactory = defaultFactory) {
     this.login = login;
@@ -39,12 +43,15 @@ export class LiveConnection {
     const s = this.socket;
     handlers.onStatus('connecting');
     s.on('connect', () => {
+      this.freshConnection = true;
       handlers.onStatus('authenticating');
       this.authenticate();
     });
     s.on('authenticated', () => {
       handlers.onStatus('live');
-      handlers.onAuthenticated();
+      const afterConnect = this.freshConnection;
+      this.freshConnection = false;
+      handlers.onAuthenticated(afterConnect);
     });
     s.on('auth-error', (reason: unknown) => {
       // The answer may be about a token renewed a moment ago (the gateway re-checks tokens on its
