@@ -113,6 +113,8 @@ test('panel: register, log in, order a job, watch it live, system page, sign out
   let jobId;
 
   await step(t, 'signed out visitors land on the login page', async () => {
+    const res = await fetch(`${PANEL_URL}/`, { signal: AbortSignal.timeout(WAIT) }).catch((e) => e);
+    assert.ok(res instanceof Response && res.ok, `nothing serves the panel at PANEL_URL=${PANEL_URL} (${res?.message ?? res?.status})`);
     await page.goto(`${PANEL_URL}/`);
     await page.waitForURL(/\/login/);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();

@@ -98,7 +98,7 @@ export function SystemPage({ api }: { api: Api }) {
       </p>
       <div className="tiles" aria-label="Totals">
         <div className="tile">
-          <span className="tile-label">Messages waiting</span>
+          <span className="tile-label">Messages queued</span>
           <span className="tile-value" data-testid="total-messages">{fmtInt(sum(queues, (q) => q.messages))}</span>
         </div>
         <div className="tile">
