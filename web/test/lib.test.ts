@@ -86,8 +86,12 @@ describe('jobs', () => {
     const b = baseJob({ id: 2, createdAt: '2026-01-02T00:00:00.000Z' });
     expect(mergeJobs([a], [b]).map((j) => j.id)).toEqual([2, 1]);
     const liveDone = baseJob({ id: 2, status: 'done', done: true, stepsDone: 2, createdAt: b.createdAt });
-    const merged = reconcileJobs([liveDone, a], [b]);
+    const later = Date.parse('2026-01-03T00:00:00.000Z');
+    const merged = reconcileJobs([liveDone, a], [b], later);
     expect(merged.map((j) => [j.id, j.status])).toEqual([[2, 'done']]);
+    // A job created seconds ago survives a list fetched just before it existed.
+    const fresh = baseJob({ id: 3, createdAt: new Date(later - 2000).toISOString() });
+    expect(reconcileJobs([fresh, liveDone], [b], later).map((j) => j.id)).toEqual([3, 2]);
   });
 
   it('tracks finished jobs shown per user', () => {

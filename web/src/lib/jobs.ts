@@ -61,10 +61,17 @@ export function mergeJobs(current: Job[], incoming: Job[]): Job[] {
   return sortJobs([...map.values()]);
 }
 
-/** Replaces the list with the server's, keeping any live event that is further along than it. */
-export function reconcileJobs(current: Job[], fromServer: Job[]): Job[] {
+const RECENT_MS = 30000;
+
+/**
+ * Replaces the list with the server's, keeping any live event that is further along than it, and
+ * jobs created moments ago that a list fetched before their creation could not contain yet.
+ */
+export function reconcileJobs(current: Job[], fromServer: Job[], now = Date.now()): Job[] {
   const live = new Map<number, Job>(current.map((j) => [j.id, j]));
-  return sortJobs(fromServer.map((j) => newerJob(j, live.get(j.id) ?? j)));
+  const ids = new Set(fromServer.map((j) => j.id));
+  const recent = current.filter((j) => !ids.has(j.id) && now - (Date.parse(j.createdAt) || 0) < RECENT_MS);
+  return sortJobs([...fromServer.map((j) => newerJob(j, live.get(j.id) ?? j)), ...recent]);
 }
 
 // ---- "new" marks: finished jobs this browser has not shown to the user yet ----
