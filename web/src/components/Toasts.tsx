@@ -1,0 +1,69 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { Link } from './Link';
+
+export interface Toast {
+  id: number;
+  kind: 'success' | 'error' | 'info';
+  title: string;
+  body?: string;
+  link?: { to: string; label: string };
+}
+
+const TTL_MS = 7000;
+
+export function useToasts() {
+  const [toasts, setToasts] = useState<Toast[]>([]);
+  const next = useRef(1);
+  const push = useCallback((t: Omit<Toast, 'id'>) => {
+    const id = next.current++;
+    setToasts((cur) => [...cur.slice(-3), { ...t, id }]);
+    return id;
+  }, []);
+  const dismiss = useCallback((id: number) => setToasts((cur) => cur.filter((t) => t.id !== id)), []);
+  const clear = useCallback(() => setToasts([]), []);
+  return { toasts, push, dismiss, clear };
+}
+
+function ToastItem({ toast, onDismiss }: { toast: Toast; onDismiss: (id: number) => void }) {
+  const [paused, setPaused] = useState(false);
+  useEffect(() => {
+    if (paused) return;
+    const t = setTimeout(() => onDismiss(toast.id), TTL_MS);
+    return () => clearTimeout(t);
+  }, [paused, toast.id, onDismiss]);
+  return (
+    <li
+      className={`toast toast-${toast.kind}`}
+      data-testid="toast"
+      onMouseEnter={() => setPaused(true)}
+      onMouseLeave={() => setPaused(false)}
+      onFocus={() => setPaused(true)}
+      onBlur={() => setPaused(false)}
+    >
+      <div className="toast-text">
+        <strong>{toast.title}</strong>
+        {toast.body && <span>{toast.body}</span>}
+      </div>
+      {toast.link && (
+        <Link className="toast-link" to={toast.link.to} onClick={() => onDismiss(toast.id)}>
+          {toast.link.label}
+        </Link>
+      )}
+      <button type="button" className="toast-close" aria-label="Dismiss notification" onClick={() => onDismiss(toast.id)}>
+        <span aria-hidden="true">×</span>
+      </button>
+    </li>
+  );
+}
+
+export function Toasts({ toasts, onDismiss }: { toasts: Toast[]; onDismiss: (id: number) => void }) {
+  return (
+    <div className="toasts" role="status" aria-live="polite" aria-label="Notifications">
+      <ul>
+        {toasts.map((t) => (
+          <ToastItem key={t.id} toast={t} onDismiss={onDismiss} />
+        ))}
+      </ul>
+    </div>
+  );
+}

@@ -1,0 +1,59 @@
+export interface SafeUser {
+  id: number;
+  firstName: string;
+  lastName: string;
+  email: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What `POST /login` and `GET /renew-token` answer; `iat`/`exp` are epoch milliseconds. */
+export interface LoginObject extends SafeUser {
+  iat: number;
+  exp: number;
+  accessToken: string;
+}
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
+
+/** A math result: a number, or for `factors` one array of prime factors per input number. */
+export type StepResult = number | number[][] | unknown;
+
+export interface JobStep {
+  method: string;
+  numbers: string;
+  result?: StepResult;
+}
+
+export interface Job {
+  id: number;
+  type: string;
+  done: boolean;
+  status: JobStatus;
+  details: JobStep[];
+  stepsDone: number;
+  stepsTotal: number;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+  version?: number;
+  owner?: SafeUser;
+  results?: StepResult[];
+}
+
+export interface QueueInfo {
+  name: string;
+  messages: number | null;
+  messagesReady: number | null;
+  messagesUnacked: number | null;
+  consumers: number | null;
+  publishRate: number | null;
+  deliverRate: number | null;
+  deadLetters: number | null;
+}
+
+export interface QueuesReport {
+  source: 'management' | 'declare' | string;
+  queues: QueueInfo[];
+}

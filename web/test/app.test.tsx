@@ -1,0 +1,218 @@
+import { act, render, screen, waitFor } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { App } from '../src/App';
+import { newSession, saveSession } from '../src/lib/session';
+import type { Job, LoginObject } from '../src/lib/types';
+
+const { sockets, FakeSocket } = vi.hoisted(() => {
+  class FakeSocket {
+    connected = false;
+    handlers = new Map<string, ((...a: unknown[]) => void)[]>();
+    emitted: [string, unknown][] = [];
+    on(ev: string, fn: (...a: unknown[]) => void) {
+      this.handlers.set(ev, [...(this.handlers.get(ev) ?? []), fn]);
+      return this;
+    }
+    fire(ev: string, ...args: unknown[]) {
+      if (ev === 'connect') this.connected = true;
+      for (const fn of this.handlers.get(ev) ?? []) fn(...args);
+    }
+    emit(ev: string, arg?: unknown) {
+      this.emitted.push([ev, arg]);
+      return this;
+    }
+    timeout() {
+      return { emit: (ev: string, cb: () => void) => (this.emitted.push([ev, undefined]), cb()) };
+    }
+    removeAllListeners() {
+      this.handlers.clear();
+    }
+    disconnect() {
+      this.connected = false;
+    }
+  }
+  return { sockets: [] as InstanceType<typeof FakeSocket>[], FakeSocket };
+});
+
+vi.mock('socket.io-client', () => ({
+  io: () => {
+    const s = new FakeSocket();
+    sockets.push(s);
+    return s;
+  },
+}));
+
+const config = { apiUrl: 'http://api.test', socketUrl: 'http://socket.test' };
+
+function loginObject(over: Partial<LoginObject> = {}): LoginObject {
+  const now = Date.now();
+  return {
+    id: 7,
+    firstName: 'Ada',
+    lastName: 'Lovelace',
+    email: 'ada@example.com',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    iat: now,
+    exp: now + 360000,
+    accessToken: 'tok-1',
+    ...over,
+  };
+}
+
+function doneJob(id: number): Job {
+  return {
+    id,
+    type: 'math',
+    done: true,
+    status: 'done',
+    details: [{ method: 'add', numbers: '1,2,3', result: 6 }],
+    stepsDone: 1,
+    stepsTotal: 1,
+    error: null,
+    createdAt: new Date().toISOString(),
+    updatedAt: new Date().toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+type Route = (init: RequestInit) => [number, unknown];
+let routes: Record<string, Route>;
+const calls: { method: string; path: string; auth?: string }[] = [];
+
+function json(status: number, body: unknown) {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+}
+
+beforeEach(() => {
+  sockets.length = 0;
+  calls.length = 0;
+  routes = {
+    'GET /job/my': () => [200, []],
+    'GET /logout': () => [200, { success: true }],
+    'GET /system/queues': () => [200, { source: 'declare', queues: [] }],
+  };
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string, init: RequestInit = {}) => {
+      const path = new URL(url).pathname;
+      const method = init.method ?? 'GET';
+      const headers = (init.headers ?? {}) as Record<string, string>;
+      calls.push({ method, path, auth: headers.Authorization });
+      const route = routes[`${method} ${path}`];
+      if (!route) return json(404, { statusCode: 404 });
+      const [status, body] = route(init);
+      return json(status, body);
+    }),
+  );
+  window.history.replaceState(null, '', '/jobs');
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+function signedIn(over: Partial<LoginObject> = {}) {
+  saveSession(newSession(loginObject(over)));
+}
+
+describe('App session care', () => {
+  it('sends signed-out visitors to the login page', async () => {
+    render(<App config={config} />);
+    await waitFor(() => expect(window.location.pathname).toBe('/login'));
+    expect(screen.getByRole('heading', { name: 'Sign in' })).toBeTruthy();
+  });
+
+  it('signs out with a message when the API answers 401', async () => {
+    signedIn();
+    routes['GET /job/my'] = () => [401, { statusCode: 401, error: 'Unauthorized', message: { message: 'Old Token' } }];
+    render(<App config={config} />);
+    await waitFor(() => expect(window.location.pathname).toBe('/login'));
+    expect(screen.getByTestId('flash').textContent).toMatch(/session has ended/);
+    expect(localStorage.getItem('mom.session')).toBeNull();
+    expect(calls[0]).toMatchObject({ path: '/job/my', auth: 'tok-1' });
+  });
+
+  it('authenticates the socket with the login object and signs out on a final auth-error', async () => {
+    signedIn();
+    render(<App config={config} />);
+    await waitFor(() => expect(sockets).toHaveLength(1));
+    const s = sockets[0];
+    act(() => s.fire('connect'));
+    expect(s.emitted[0]).toEqual(['authenticate', expect.objectContaining({ id: 7, accessToken: 'tok-1' })]);
+    act(() => s.fire('authenticated'));
+    expect(screen.getByTestId('live-status').getAttribute('data-status')).toBe('live');
+    act(() => s.fire('auth-error', 'token-expired'));
+    act(() => s.fire('auth-error', 'token-expired'));
+    await waitFor(() => expect(window.location.pathname).toBe('/login'));
+    expect(screen.getByTestId('flash').textContent).toMatch(/session expired/);
+  });
+
+  it('renews the token at ~80% of its lifetime and re-authenticates the socket', async () => {
+    const now = Date.now();
+    signedIn({ iat: now, exp: now + 2000 }); // renewal due after 1 s (short lifetimes keep half as margin)
+    routes['GET /renew-token'] = () => [200, loginObject({ accessToken: 'tok-2' })];
+    render(<App config={config} />);
+    await waitFor(() => expect(sockets).toHaveLength(1));
+    act(() => sockets[0].fire('connect'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls.some((c) => c.path === '/renew-token')).toBe(false);
+    await waitFor(() => expect(calls.some((c) => c.path === '/renew-token')).toBe(true), { timeout: 3000 });
+    const renew = calls.find((c) => c.path === '/renew-token')!;
+    expect(renew.auth).toBe('tok-1');
+    await waitFor(() => expect(sockets[0].emitted.at(-1)).toEqual(['authenticate', expect.objectContaining({ accessToken: 'tok-2' })]));
+    expect(JSON.parse(localStorage.getItem('mom.session')!).login.accessToken).toBe('tok-2');
+  });
+
+  it('marks finished jobs not seen before as new, once', async () => {
+    signedIn();
+    routes['GET /job/my'] = () => [200, [doneJob(2), doneJob(1)]];
+    localStorage.setItem('mom.seenJobs.7', '[1]');
+    const { unmount } = render(<App config={config} />);
+    await waitFor(() => expect(screen.getAllByTestId('job-card')).toHaveLength(2));
+    const badges = screen.getAllByTestId('job-new');
+    expect(badges).toHaveLength(1);
+    expect(badges[0].closest('[data-testid="job-card"]')!.getAttribute('data-job-id')).toBe('2');
+    unmount();
+    render(<App config={config} />);
+    await waitFor(() => expect(screen.getAllByTestId('job-card')).toHaveLength(2));
+    expect(screen.queryByTestId('job-new')).toBeNull();
+  });
+
+  it('raises a toast when a job finishes while on another page, and updates the list live', async () => {
+    signedIn();
+    window.history.replaceState(null, '', '/system');
+    render(<App config={config} />);
+    await waitFor(() => expect(sockets).toHaveLength(1));
+    const s = sockets[0];
+    act(() => {
+      s.fire('connect');
+      s.fire('authenticated');
+      s.fire('job:done', { ...doneJob(5), results: [6] });
+    });
+    const toast = await screen.findByTestId('toast');
+    expect(toast.textContent).toMatch(/Job #5 is done/);
+    expect(screen.getByTestId('nav-jobs').textContent).toMatch(/1/);
+  });
+
+  it('shows a banner when the backend is unavailable', async () => {
+    signedIn();
+    routes['GET /job/my'] = () => [503, { statusCode: 503, error: 'Service Unavailable', message: 'db worker timed out' }];
+    render(<App config={config} />);
+    const banner = await screen.findByTestId('service-banner');
+    expect(banner.textContent).toMatch(/unavailable right now \(db worker timed out\)/);
+  });
+
+  it('signs out politely: deauthenticate, then /logout with the old token', async () => {
+    signedIn();
+    render(<App config={config} />);
+    await waitFor(() => expect(sockets).toHaveLength(1));
+    act(() => sockets[0].fire('connect'));
+    await act(async () => screen.getByTestId('sign-out').click());
+    await waitFor(() => expect(calls.some((c) => c.path === '/logout')).toBe(true));
+    expect(sockets[0].emitted.at(-1)?.[0]).toBe('deauthenticate');
+    expect(calls.find((c) => c.path === '/logout')!.auth).toBe('tok-1');
+    expect(window.location.pathname).toBe('/login');
+    expect(screen.getByTestId('flash').textContent).toMatch(/signed out/);
+  });
+});
