@@ -148,7 +148,7 @@ impl Supervisor {
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
-                    if failures == 1 || failures % 20 == 0 {
+                    if failures == 1 || failures.is_multiple_of(20) {
                         warn!(%error, failures, uri = %redact(&self.config.uri), "cannot connect to RabbitMQ; retrying");
                     }
                 }

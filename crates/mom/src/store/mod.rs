@@ -26,7 +26,7 @@ pub async fn connect(url: &str, wait: Duration) -> anyhow::Result<PgPool> {
                 return Ok(pool);
             }
             Err(error) if tokio::time::Instant::now() < deadline => {
-                if attempt == 1 || attempt % 10 == 0 {
+                if attempt == 1 || attempt.is_multiple_of(10) {
                     warn!(%error, database = %redact(url), "PostgreSQL not ready; retrying");
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
