@@ -29,11 +29,14 @@ enum Control {
 #[derive(Clone)]
 pub struct EventBindings {
     control: mpsc::Sender<Control>,
+    /// How long a bind waits for the subscription to be attached.
+    patience: Duration,
 }
 
 impl EventBindings {
-    /// Binds `key`; returns once the broker routes matching events to this node (or, while
-    /// disconnected, once the key is recorded for the next connection).
+    /// Binds `key`; returns once the broker routes matching events to this node. Without a
+    /// connection it fails after the publish timeout, but the key is kept and bound as soon as
+    /// the subscription attaches.
     pub async fn bind(&self, key: &str) -> Result<(), BusError> {
         self.request(|done| Control::Bind(key.to_owned(), done))
             .await
@@ -54,7 +57,12 @@ impl EventBindings {
             .send(control(done))
             .await
             .map_err(|_| closed())?;
-        result.await.map_err(|_| closed())?
+        match tokio::time::timeout(self.patience, result).await {
+            Ok(result) => result.map_err(|_| closed())?,
+            Err(_) => Err(BusError::Unavailable(
+                "not subscribed yet; the binding is applied once connected".into(),
+            )),
+        }
     }
 }
 
@@ -68,9 +76,10 @@ impl Subscription {
     pub(crate) fn start(supervisor: Arc<Supervisor>, exchange: Exchange) -> Self {
         let (control, requests) = mpsc::channel(64);
         let (sink, events) = mpsc::channel(1024);
+        let patience = supervisor.config.publish_timeout;
         tokio::spawn(run(supervisor, exchange, requests, sink));
         Self {
-            bindings: EventBindings { control },
+            bindings: EventBindings { control, patience },
             events,
         }
     }
@@ -92,8 +101,9 @@ async fn run(
     sink: mpsc::Sender<Incoming>,
 ) {
     let mut keys = BTreeSet::new();
+    // Bind requests made while detached: answered once their key is bound on attach.
+    let mut waiting: Vec<oneshot::Sender<Result<(), BusError>>> = Vec::new();
     loop {
-        // Without a connection, bindings are only recorded; they are applied on attach.
         let link = loop {
             tokio::select! {
                 _ = sink.closed() => return,
@@ -102,7 +112,7 @@ async fn run(
                     None => return,
                 },
                 request = requests.recv() => match request {
-                    Some(Control::Bind(key, done)) => { keys.insert(key); let _ = done.send(Ok(())); }
+                    Some(Control::Bind(key, done)) => { keys.insert(key); waiting.push(done); }
                     Some(Control::Unbind(key, done)) => { keys.remove(&key); let _ = done.send(Ok(())); }
                     None => return,
                 },
@@ -118,6 +128,9 @@ async fn run(
             }
         };
         info!(exchange = %exchange.name, %queue, bindings = keys.len(), "subscribed");
+        for done in waiting.drain(..) {
+            let _ = done.send(Ok(()));
+        }
         loop {
             tokio::select! {
                 _ = sink.closed() => {

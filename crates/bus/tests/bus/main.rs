@@ -225,7 +225,12 @@ async fn delayed_delivery_is_never_early() {
     .await;
     let arrived = sent.elapsed();
 
-    let kinds: Vec<_> = seen.lock().unwrap().iter().map(|(_, c)| c.kind.clone()).collect();
+    let kinds: Vec<_> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, c)| c.kind.clone())
+        .collect();
     assert_eq!(kinds, [Some("now".to_owned()), Some("later".to_owned())]);
     assert!(
         arrived >= delay,

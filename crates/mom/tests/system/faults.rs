@@ -146,10 +146,18 @@ async fn a_committed_but_unpublished_step_is_recovered_by_the_outbox_sweep() {
         .await;
     assert_eq!(done["status"], "done");
     assert_eq!(done["details"][0]["result"], 42);
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    // The job's final event is committed with it and published just after: wait for that.
+    let mut left = -1i64;
+    for _ in 0..100 {
+        left = sqlx::query_scalar("SELECT count(*) FROM outbox")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(left, 0, "the outbox is drained");
 }
 
