@@ -374,7 +374,7 @@ fn clients_dir() -> PathBuf {
 }
 
 /// Installs the node clients once per test run if they are missing.
-fn ensure_node_modules() {
+pub fn ensure_node_modules() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         let dir = clients_dir();

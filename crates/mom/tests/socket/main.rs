@@ -1,6 +1,7 @@
 //! The socket.io gateway against real RabbitMQ, PostgreSQL and Redis, driven by real
 //! socket.io clients (v2 as the seed's panel, v4 as today's).
 
+mod e2e;
 mod helpers;
 
 use std::time::Duration;

@@ -1,0 +1,241 @@
+//! The whole system end to end, as a browser uses it: REST through the API, jobs through the
+//! workers and the math service, events through the gateway to real socket.io clients.
+
+use std::time::Duration;
+
+use mom::app::System;
+use mom::config::Config;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::Client;
+
+struct Running {
+    api: String,
+    socket: String,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+    database_url: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        let url = self.database_url.clone();
+        // Best effort, on a thread of its own: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            use sqlx::migrate::MigrateDatabase;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime
+                .block_on(sqlx::Postgres::force_drop_database(&url))
+                .ok()
+        })
+        .join();
+    }
+}
+
+async fn start() -> Running {
+    crate::helpers::ensure_node_modules();
+    let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let mut config = Config::local();
+    config.database_url = format!("postgres://postgres@127.0.0.1:5432/mom_test_{id}");
+    config.queue_prefix = format!("t.{id}.");
+    config.redis_prefix = format!("t:{id}:");
+    (
+        config.api_port,
+        config.socket_port,
+        config.math_port,
+        config.panel_port,
+    ) = (0, 0, 0, 0);
+    config.math_url = "http://127.0.0.1:0".into();
+    config.math_max_delay = Duration::from_millis(30);
+    let system = System::bind(config.clone()).await.unwrap();
+    let addresses = system.addresses().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(system.run(shutdown.clone()));
+    let running = Running {
+        api: format!("http://{}", addresses.api),
+        socket: format!("http://{}", addresses.socket),
+        http: reqwest::Client::new(),
+        shutdown,
+        database_url: config.database_url,
+    };
+    for _ in 0..600 {
+        if let Ok(r) = running
+            .http
+            .get(format!("{}/health", running.api))
+            .send()
+            .await
+        {
+            if r.status().is_success() {
+                return running;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the system did not become healthy");
+}
+
+impl Running {
+    async fn login(&self, name: &str) -> Value {
+        let email = format!(
+            "{name}-{}@example.com",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let body =
+            json!({"firstName": name, "lastName": "E2E", "email": email, "password": "pw-e2e"});
+        let registered = self
+            .http
+            .post(format!("{}/register", self.api))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registered.status(), 201);
+        let login = self
+            .http
+            .post(format!("{}/login", self.api))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 201);
+        login.json().await.unwrap()
+    }
+
+    async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.api))
+            .header("Authorization", token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn client(&self, version: &str, transport: &str, login: &Value) -> Client {
+        let mut client = Client::spawn(json!({
+            "url": self.socket, "version": version, "transport": transport,
+            "auth": login, "events": 1000, "timeoutMs": 60_000,
+        }))
+        .await;
+        client.expect("authenticated").await;
+        client
+    }
+}
+
+/// Collects a client's events up to and including the `job:done` of job `id`.
+async fn until_done(client: &mut Client, id: &Value) -> (Vec<Value>, Value) {
+    let mut progress = Vec::new();
+    loop {
+        let event = client.next_event().await;
+        match event["event"].as_str() {
+            Some("job:progress") if &event["data"]["id"] == id => {
+                progress.push(event["data"].clone())
+            }
+            Some("job:done") if &event["data"]["id"] == id => {
+                return (progress, event["data"].clone())
+            }
+            other => panic!("unexpected event {other:?}: {event}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn v2_and_v4_clients_watch_a_job_finish_and_logout_stops_rest_and_socket() {
+    let system = start().await;
+    let alice = system.login("alice").await;
+    let bob = system.login("bob").await;
+    let token = alice["accessToken"].as_str().unwrap().to_owned();
+
+    let mut seed_panel = system.client("v2", "polling", &alice).await;
+    let mut browser = system.client("v4", "websocket", &alice).await;
+    let bystander = system.client("v4", "websocket", &bob).await;
+
+    let job: Value = system
+        .http
+        .post(format!("{}/job", system.api))
+        .header("Authorization", &token)
+        .json(&json!({"type": "math", "details": [
+            {"method": "add", "numbers": "1,2,3"},
+            {"method": "multiply", "numbers": "2,3,4"},
+            {"method": "factors", "numbers": "12,97"}
+        ]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"].clone();
+
+    for client in [&mut seed_panel, &mut browser] {
+        let (progress, done) = until_done(client, &id).await;
+        let steps: Vec<i64> = progress
+            .iter()
+            .map(|p| p["stepsDone"].as_i64().unwrap())
+            .collect();
+        assert!(
+            steps.contains(&1) && steps.contains(&2),
+            "progress after each step: {steps:?}"
+        );
+        assert!(
+            steps.windows(2).all(|w| w[0] <= w[1]),
+            "progress in order: {steps:?}"
+        );
+        assert_eq!(done["results"], json!([6, 24, [[2, 3], [97]]]));
+        assert_eq!(done["done"], true);
+        assert_eq!(done["owner"]["id"], alice["id"]);
+    }
+    let mine: Vec<Value> = system.get("/job/my", &token).await.json().await.unwrap();
+    assert_eq!(mine[0]["details"][2]["result"], json!([[2, 3], [97]]));
+    assert!(
+        bystander.finish().await.is_empty(),
+        "bob saw none of alice's events"
+    );
+
+    // Logout: the REST token stops at once, the sockets on that session hear "old-token".
+    assert_eq!(system.get("/logout", &token).await.status(), 200);
+    assert_eq!(system.get("/auth-test", &token).await.status(), 401);
+    assert_eq!(browser.expect("auth-error").await, "old-token");
+    assert_eq!(seed_panel.expect("auth-error").await, "old-token");
+
+    // A new session's job reaches no socket of the closed session.
+    let again = system.login_existing(&alice).await;
+    let fresh = again["accessToken"].as_str().unwrap();
+    let created = system
+        .http
+        .post(format!("{}/job", system.api))
+        .header("Authorization", fresh)
+        .json(&json!({"type": "math", "details": [{"method": "add", "numbers": "1"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        browser.finish().await.is_empty(),
+        "a logged-out socket receives nothing"
+    );
+    assert!(
+        seed_panel.finish().await.is_empty(),
+        "a logged-out socket receives nothing"
+    );
+}
+
+impl Running {
+    async fn login_existing(&self, user: &Value) -> Value {
+        let body = json!({"email": user["email"], "password": "pw-e2e"});
+        self.http
+            .post(format!("{}/login", self.api))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
