@@ -12,7 +12,7 @@ use crate::health::{BusHealth, ConsumerState};
 use crate::publish::{Publisher, Route};
 use crate::rpc::RpcClient;
 use crate::topology::Declaration;
-use crate::{BusConfig, BusError, Exchange, Outgoing, RpcError, WorkQueue, RPC_PRIORITY};
+use crate::{BusConfig, BusError, Exchange, Incoming, Outgoing, RpcError, WorkQueue, RPC_PRIORITY};
 
 /// What a passive declaration tells about a queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -200,6 +200,33 @@ impl Bus {
             messages: declared.message_count(),
             consumers: declared.consumer_count(),
         })
+    }
+
+    /// Removes and returns up to `max` messages waiting in `queue`, raw (dead letters need not
+    /// be JSON). For inspecting and draining dead-letter queues; consumers use [`crate::Consumer`].
+    pub async fn take(&self, queue: &str, max: usize) -> Result<Vec<Incoming>, BusError> {
+        let link = self
+            .inner
+            .supervisor
+            .link_before(Instant::now() + self.config().publish_timeout)
+            .await?;
+        let channel = link.connection.create_channel().await?;
+        let mut taken = Vec::new();
+        while taken.len() < max {
+            let options = lapin::options::BasicGetOptions { no_ack: true };
+            let Some(message) = channel.basic_get(queue.into(), options).await? else {
+                break;
+            };
+            let delivery = message.delivery;
+            let context =
+                crate::Context::from_delivery(queue, delivery.redelivered, &delivery.properties);
+            taken.push(Incoming {
+                body: delivery.data,
+                context,
+            });
+        }
+        let _ = channel.close(200, "OK".into()).await;
+        Ok(taken)
     }
 
     pub fn health(&self) -> BusHealth {

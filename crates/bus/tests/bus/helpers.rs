@@ -129,30 +129,12 @@ pub fn close_connections_named(name: &str) -> usize {
     closed
 }
 
-/// Takes (and acks) every message currently in `queue`, raw: dead letters need not be JSON.
+/// Takes every message currently in `queue`, raw: dead letters need not be JSON.
 pub async fn take_all(queue: &str) -> Vec<(Vec<u8>, Context)> {
-    let connection =
-        lapin::Connection::connect(&amqp_uri(), lapin::ConnectionProperties::default())
-            .await
-            .expect("connect");
-    let channel = connection.create_channel().await.expect("channel");
-    let mut taken = Vec::new();
-    while let Some(message) = channel
-        .basic_get(
-            queue.into(),
-            lapin::options::BasicGetOptions { no_ack: true },
-        )
-        .await
-        .expect("basic.get")
-    {
-        let delivery = message.delivery;
-        taken.push((
-            delivery.data.clone(),
-            Context::from_delivery(queue, false, &delivery.properties),
-        ));
-    }
-    let _ = connection.close(200, "OK".into()).await;
-    taken
+    let bus = Bus::connect(BusConfig::new(amqp_uri(), "test-take"));
+    let taken = bus.take(queue, usize::MAX).await.expect("take");
+    bus.close().await;
+    taken.into_iter().map(|m| (m.body, m.context)).collect()
 }
 
 /// Polls `queue` until it has yielded `count` messages, at most `timeout`.

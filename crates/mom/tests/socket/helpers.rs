@@ -319,32 +319,15 @@ impl TestApp {
     }
 }
 
-/// Every message currently in `queue`, taken and acked.
+/// Every message currently in `queue`, taken.
 pub async fn take_all(queue: &str) -> Vec<(Vec<u8>, Context)> {
-    let connection = lapin::Connection::connect(
+    let bus = mom_bus::Bus::connect(mom_bus::BusConfig::new(
         mom_bus::BusConfig::DEFAULT_URI,
-        lapin::ConnectionProperties::default(),
-    )
-    .await
-    .expect("connect");
-    let channel = connection.create_channel().await.expect("channel");
-    let mut taken = Vec::new();
-    while let Some(message) = channel
-        .basic_get(
-            queue.into(),
-            lapin::options::BasicGetOptions { no_ack: true },
-        )
-        .await
-        .expect("basic.get")
-    {
-        let delivery = message.delivery;
-        taken.push((
-            delivery.data.clone(),
-            Context::from_delivery(queue, false, &delivery.properties),
-        ));
-    }
-    let _ = connection.close(200, "OK".into()).await;
-    taken
+        "test-take",
+    ));
+    let taken = bus.take(queue, usize::MAX).await.expect("take");
+    bus.close().await;
+    taken.into_iter().map(|m| (m.body, m.context)).collect()
 }
 
 async fn delete_broker_names(topology: &Topology) {
