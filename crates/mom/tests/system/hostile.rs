@@ -151,3 +151,14 @@ async fn hostile_registrations_are_refused_cleanly() {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "for {body}");
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let app = spawn_app().await;
+    let response = app.get("/openapi.json", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let spec: Value = response.json().await.unwrap();
+    for path in ["/register", "/login", "/logout", "/renew-token", "/auth-test", "/user", "/job", "/job/my", "/system/queues", "/health"] {
+        assert!(spec["paths"][path].is_object(), "{path} is not documented");
+    }
+}
