@@ -15,6 +15,15 @@ pub fn router() -> Router<ApiState> {
     Router::new()
         .route("/system/queues", get(queues))
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
+}
+
+/// The API described as OpenAPI 3, kept next to the code in `docs/openapi.json`.
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("../../../../docs/openapi.json"),
+    )
 }
 
 #[derive(Debug, Serialize)]
