@@ -39,3 +39,20 @@ pub async fn verify(password: &Password, hash: Option<String>) -> bool {
 /// An argon2id hash of a random string nobody knows.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Jp0Hjnr3UXh4kPn7W2K8bC3oYpE3mG4v0T2b8yV2Q0I";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_the_dummy_never_does() {
+        let password = Password::parse("correct horse").unwrap();
+        let hash = hash(&password).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify(&password, Some(hash.clone())).await);
+        assert!(!verify(&Password::parse("wrong").unwrap(), Some(hash)).await);
+        // The dummy must parse, or unknown emails would answer faster than wrong passwords.
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(!verify(&password, None).await);
+    }
+}
