@@ -54,6 +54,10 @@ pub struct BusArgs {
     /// Prefetch in `consume`: the raw side's basic.qos, the bus Consumer's concurrency.
     #[arg(long, default_value_t = 64)]
     pub prefetch: u16,
+    /// Times each scenario this many times (raw and bus taking turns) and reports each side's
+    /// median round, which tames the noise of a small machine shared with the broker.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// Also time each RPC scenario with the sides mixed (bus client + raw server, raw client +
     /// bus server, raw client with the bus's envelope), to see where the bus spends its time.
     #[arg(long)]
@@ -167,10 +171,16 @@ impl Bench {
     async fn run(&self, scenarios: &[Scenario]) -> anyhow::Result<Vec<Row>> {
         let mut rows = Vec::new();
         for &scenario in scenarios {
-            let (raw, bus) = self
-                .scenario(scenario)
-                .await
-                .with_context(|| format!("Scenario {} failed", scenario.name()))?;
+            let (mut raws, mut buses) = (Vec::new(), Vec::new());
+            for _ in 0..self.args.rounds.max(1) {
+                let (raw, bus) = self
+                    .scenario(scenario)
+                    .await
+                    .with_context(|| format!("Scenario {} failed", scenario.name()))?;
+                raws.push(raw);
+                buses.push(bus);
+            }
+            let (raw, bus) = (median(raws), median(buses));
             let row = Row::new(scenario.name(), raw, bus);
             eprintln!(
                 "{:<22} raw {:>7}/s  bus {:>7}/s  ({:.2}x)",
@@ -193,13 +203,22 @@ impl Bench {
         let callers = scenario.callers();
         let mut rows = Vec::new();
         for (label, client, server) in [
-            ("raw+envelope", Side::RawWithBusEnvelope, Side::Raw),
+            ("raw+ttl", Side::RawWith(raw::Envelope::TtlOnly), Side::Raw),
+            (
+                "raw+envelope",
+                Side::RawWith(raw::Envelope::BusLike),
+                Side::Raw,
+            ),
             ("bus client", Side::Bus, Side::Raw),
             ("bus server", Side::Raw, Side::Bus),
         ] {
-            let queue = self.queue(scenario.name(), "mixed").await?;
-            let mixed = self.rpc(&queue, client, server, callers).await?;
-            self.raw.delete_queues(&[queue]).await?;
+            let mut rounds = Vec::new();
+            for _ in 0..self.args.rounds.max(1) {
+                let queue = self.queue(scenario.name(), "mixed").await?;
+                rounds.push(self.rpc(&queue, client, server, callers).await?);
+                self.raw.delete_queues(&[queue]).await?;
+            }
+            let mixed = median(rounds);
             let row = Row::new(&format!("{} {label}", scenario.name()), raw, mixed);
             eprintln!(
                 "{:<22} raw {:>7}/s  mix {:>7}/s  ({:.2}x)",
@@ -224,7 +243,7 @@ impl Bench {
         let stop = CancellationToken::new();
         let serving = match server {
             Side::Bus => mom::rpc_server(&self.server, queue.clone(), callers, stop.clone()),
-            Side::Raw | Side::RawWithBusEnvelope => {
+            Side::Raw | Side::RawWith(_) => {
                 raw::rpc_server(self.raw.server(), &queue.name, callers, stop.clone()).await?
             }
         };
@@ -235,8 +254,7 @@ impl Bench {
                 let envelope = raw::Envelope::Plain;
                 raw::rpc_callers(self.raw.client(), &queue.name, callers, window, envelope).await
             }
-            Side::RawWithBusEnvelope => {
-                let envelope = raw::Envelope::BusLike;
+            Side::RawWith(envelope) => {
                 raw::rpc_callers(self.raw.client(), &queue.name, callers, window, envelope).await
             }
         };
@@ -352,9 +370,15 @@ impl Bench {
 #[derive(Clone, Copy, Debug)]
 enum Side {
     Raw,
-    /// Raw lapin sending the envelope mom-bus sends (RPC clients only).
-    RawWithBusEnvelope,
+    /// Raw lapin with (part of) the envelope mom-bus sends (RPC clients only).
+    RawWith(raw::Envelope),
     Bus,
+}
+
+/// The round with the median rate (the lower middle one for an even count).
+fn median(mut rounds: Vec<Measured>) -> Measured {
+    rounds.sort_by(|a, b| a.per_s.total_cmp(&b.per_s));
+    rounds[(rounds.len() - 1) / 2]
 }
 
 /// The latencies of every task, or the last error if any task failed.

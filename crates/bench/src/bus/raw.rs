@@ -182,6 +182,8 @@ fn persistent() -> BasicProperties {
 pub(crate) enum Envelope {
     /// Persistent, priority 10: the least a request needs.
     Plain,
+    /// Only the per-message TTL (`expiration`) that mom-bus puts on a request.
+    TtlOnly,
     /// Also what mom-bus adds: message id, type, timestamp, attempt and traceparent headers,
     /// a deadline header and a per-message TTL (`expiration`). Isolates what the envelope
     /// costs the broker from what the bus's code costs.
@@ -234,8 +236,13 @@ pub(crate) async fn rpc_callers(
                     .with_priority(mom_bus::RPC_PRIORITY)
                     .with_reply_to(DIRECT_REPLY_TO.into())
                     .with_correlation_id(id.into());
-                if envelope == Envelope::BusLike {
-                    properties = bus_like(properties);
+                match envelope {
+                    Envelope::Plain => {}
+                    Envelope::TtlOnly => {
+                        let ttl = CALL_TIMEOUT.as_millis().to_string();
+                        properties = properties.with_expiration(ttl.into());
+                    }
+                    Envelope::BusLike => properties = bus_like(properties),
                 }
                 channel
                     .basic_publish(
