@@ -40,6 +40,76 @@ impl Window {
     pub fn length(&self) -> Duration {
         self.until - self.from
     }
+
+    /// Samples CPU use at the opening and closing of the window, in the background.
+    pub fn meter_cpu(&self) -> tokio::task::JoinHandle<CpuSpent> {
+        let (from, until) = (self.from, self.until);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(from).await;
+            let start = CpuMeter::start();
+            tokio::time::sleep_until(until).await;
+            start.stop()
+        })
+    }
+}
+
+/// CPU time of this process and of the broker (if it runs on this machine) from a start.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuMeter {
+    broker: Option<u32>,
+    ours: Option<Duration>,
+    theirs: Option<Duration>,
+}
+
+/// CPU time spent between a [`CpuMeter::start`] and its [`CpuMeter::stop`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuSpent {
+    pub ours: Option<Duration>,
+    pub broker: Option<Duration>,
+}
+
+impl CpuMeter {
+    pub fn start() -> Self {
+        let broker = broker_pid();
+        Self {
+            broker,
+            ours: cpu_time("self"),
+            theirs: broker.and_then(|pid| cpu_time(&pid.to_string())),
+        }
+    }
+
+    pub fn stop(self) -> CpuSpent {
+        let since = |then: Option<Duration>, now: Option<Duration>| Some(now? - then?);
+        CpuSpent {
+            ours: since(self.ours, cpu_time("self")),
+            broker: since(
+                self.theirs,
+                self.broker.and_then(|pid| cpu_time(&pid.to_string())),
+            ),
+        }
+    }
+}
+
+/// User + system CPU time of a process from `/proc/<pid>/stat` (Linux; `None` elsewhere).
+fn cpu_time(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // /proc counts in USER_HZ, which Linux fixes at 100 for user space.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The pid of a RabbitMQ node running on this machine (the Erlang VM, `beam.smp`).
+fn broker_pid() -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            (comm.trim() == "beam.smp").then_some(pid)
+        })
 }
 
 /// The latencies of the operations a window counted, gathered from every task.
@@ -59,13 +129,16 @@ impl Latencies {
         self.0.len()
     }
 
-    /// Operations per second over `window`, with p50 and p99 latency.
-    pub fn summarise(mut self, window: &Window) -> Measured {
+    /// Operations per second over `window`, with p50 and p99 latency and the CPU time spent
+    /// per operation during the window.
+    pub fn summarise(mut self, window: &Window, cpu: CpuSpent) -> Measured {
         self.0.sort_unstable();
+        let count = self.0.len() as u64;
         Measured {
-            per_s: self.0.len() as f64 / window.length().as_secs_f64(),
+            per_s: count as f64 / window.length().as_secs_f64(),
             p50_ms: percentile_ms(&self.0, 0.50),
             p99_ms: percentile_ms(&self.0, 0.99),
+            cpu: CpuPerOp::new(cpu, count),
         }
     }
 }
@@ -86,14 +159,38 @@ pub struct Measured {
     /// `None` where a per-operation latency means nothing (draining a queue).
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    pub cpu: CpuPerOp,
 }
 
 impl Measured {
-    pub fn rate_only(per_s: f64) -> Self {
+    /// A rate of `count` operations in `elapsed`, without latencies.
+    pub fn rate_only(count: u64, elapsed: Duration, cpu: CpuSpent) -> Self {
         Self {
-            per_s,
+            per_s: count as f64 / elapsed.as_secs_f64(),
             p50_ms: None,
             p99_ms: None,
+            cpu: CpuPerOp::new(cpu, count),
+        }
+    }
+}
+
+/// Microseconds of CPU per operation: of this process (both ends of the scenario, since client
+/// and server run in it) and of the broker.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuPerOp {
+    pub ours_us: Option<f64>,
+    pub broker_us: Option<f64>,
+}
+
+impl CpuPerOp {
+    fn new(spent: CpuSpent, count: u64) -> Self {
+        let per_op = |cpu: Option<Duration>| {
+            cpu.filter(|_| count > 0)
+                .map(|cpu| cpu.as_secs_f64() * 1e6 / count as f64)
+        };
+        Self {
+            ours_us: per_op(spent.ours),
+            broker_us: per_op(spent.broker),
         }
     }
 }
@@ -111,6 +208,10 @@ pub struct Row {
     pub raw_p50_ms: Option<f64>,
     #[serde(skip)]
     pub raw_p99_ms: Option<f64>,
+    #[serde(skip)]
+    pub raw_cpu: CpuPerOp,
+    #[serde(skip)]
+    pub bus_cpu: CpuPerOp,
 }
 
 impl Row {
@@ -123,6 +224,8 @@ impl Row {
             bus_p99_ms: bus.p99_ms.map(round3),
             raw_p50_ms: raw.p50_ms.map(round3),
             raw_p99_ms: raw.p99_ms.map(round3),
+            raw_cpu: raw.cpu,
+            bus_cpu: bus.cpu,
         }
     }
 
@@ -144,27 +247,44 @@ pub fn json(rows: &[Row]) -> String {
     serde_json::to_string_pretty(rows).expect("rows are plain numbers and strings")
 }
 
-/// The rows as an aligned table, with the bus/raw ratio.
+/// The rows as an aligned table, with the bus/raw ratio and the CPU each side spent.
 pub fn table(rows: &[Row]) -> String {
-    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
+    let num =
+        |v: Option<f64>, decimals: usize| v.map_or("-".to_owned(), |v| format!("{v:.decimals$}"));
     let mut out = format!(
-        "{:<22} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
-        "scenario", "raw/s", "bus/s", "bus/raw", "raw p50", "raw p99", "bus p50", "bus p99"
+        "{:<22} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8}\n",
+        "scenario",
+        "raw/s",
+        "bus/s",
+        "bus/raw",
+        "raw p50",
+        "raw p99",
+        "bus p50",
+        "bus p99",
+        "raw cpu",
+        "bus cpu",
+        "raw brk",
+        "bus brk",
     );
     for row in rows {
         out += &format!(
-            "{:<22} {:>9} {:>9} {:>7.2}x {:>8} {:>8} {:>8} {:>8}\n",
+            "{:<22} {:>8} {:>8} {:>6.2}x {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8}\n",
             row.scenario,
             row.raw_per_s,
             row.bus_per_s,
             row.ratio(),
-            ms(row.raw_p50_ms),
-            ms(row.raw_p99_ms),
-            ms(row.bus_p50_ms),
-            ms(row.bus_p99_ms),
+            num(row.raw_p50_ms, 2),
+            num(row.raw_p99_ms, 2),
+            num(row.bus_p50_ms, 2),
+            num(row.bus_p99_ms, 2),
+            num(row.raw_cpu.ours_us, 0),
+            num(row.bus_cpu.ours_us, 0),
+            num(row.raw_cpu.broker_us, 0),
+            num(row.bus_cpu.broker_us, 0),
         );
     }
-    out + "latencies in ms; publish_confirmed: publish to confirm per message; consume: none\n"
+    out + "p50/p99: latency in ms (publish_confirmed: publish to confirm; consume: none).\n\
+           cpu: CPU µs per operation of mom-bench itself (client and server), brk: of the broker.\n"
 }
 
 #[cfg(test)]
@@ -186,8 +306,10 @@ mod tests {
             per_s: 900.4,
             p50_ms: Some(0.51234),
             p99_ms: None,
+            cpu: CpuPerOp::default(),
         };
-        let row = Row::new("rpc_c1", Measured::rate_only(1000.0), bus);
+        let raw = Measured::rate_only(1000, Duration::from_secs(1), CpuSpent::default());
+        let row = Row::new("rpc_c1", raw, bus);
         let value: serde_json::Value = serde_json::from_str(&json(&[row])).unwrap();
         assert_eq!(
             value,

@@ -172,11 +172,17 @@ impl Bench {
         let mut rows = Vec::new();
         for &scenario in scenarios {
             let (mut raws, mut buses) = (Vec::new(), Vec::new());
-            for _ in 0..self.args.rounds.max(1) {
+            for round in 1..=self.args.rounds.max(1) {
                 let (raw, bus) = self
                     .scenario(scenario)
                     .await
                     .with_context(|| format!("Scenario {} failed", scenario.name()))?;
+                eprintln!(
+                    "{:<22} round {round}: raw {:>6.0}/s  bus {:>6.0}/s",
+                    scenario.name(),
+                    raw.per_s,
+                    bus.per_s
+                );
                 raws.push(raw);
                 buses.push(bus);
             }
@@ -248,6 +254,7 @@ impl Bench {
             }
         };
         let window = self.window();
+        let cpu = window.meter_cpu();
         let called = match client {
             Side::Bus => mom::rpc_callers(&self.client, &queue.name, callers, window).await,
             Side::Raw => {
@@ -260,7 +267,7 @@ impl Bench {
         };
         stop.cancel();
         serving.await??;
-        Ok(called?.summarise(&window))
+        Ok(called?.summarise(&window, cpu.await?))
     }
 
     async fn scenario(&self, scenario: Scenario) -> anyhow::Result<(Measured, Measured)> {

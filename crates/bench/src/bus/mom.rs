@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{BODY, CALL_TIMEOUT};
-use crate::measure::{Latencies, Measured, Window};
+use crate::measure::{CpuMeter, Latencies, Measured, Window};
 
 /// `in_flight` tasks, each sending one message after another and waiting for its confirm.
 pub(crate) async fn publish_confirmed(
@@ -20,6 +20,7 @@ pub(crate) async fn publish_confirmed(
     in_flight: usize,
     window: Window,
 ) -> anyhow::Result<Measured> {
+    let cpu = window.meter_cpu();
     let mut tasks = Vec::new();
     for _ in 0..in_flight {
         let bus = bus.clone();
@@ -40,7 +41,8 @@ pub(crate) async fn publish_confirmed(
             }
         }));
     }
-    super::gather(tasks).await.map(|l| l.summarise(&window))
+    let latencies = super::gather(tasks).await?;
+    Ok(latencies.summarise(&window, cpu.await?))
 }
 
 /// A [`Consumer`] with a handler that only counts, at concurrency `prefetch`. Timed from the
@@ -66,12 +68,14 @@ pub(crate) async fn consume(
     let finished = tokio::time::timeout(timeout, marked.recv()).await;
     stop.cancel();
     consuming.await?;
-    let (started, finished) = match (started, finished) {
+    let ((started, meter), (finished, _)) = match (started, finished) {
         (Ok(Some(started)), Ok(Some(finished))) => (started, finished),
         _ => anyhow::bail!("the consumer did not drain the prefilled queue in time"),
     };
     Ok(Measured::rate_only(
-        messages as f64 / (finished - started).as_secs_f64(),
+        messages,
+        finished - started,
+        meter.stop(),
     ))
 }
 
@@ -79,7 +83,7 @@ pub(crate) async fn consume(
 struct Counter {
     seen: AtomicU64,
     marks: [u64; 2],
-    marked: mpsc::UnboundedSender<Instant>,
+    marked: mpsc::UnboundedSender<(Instant, CpuMeter)>,
 }
 
 impl Handler for Counter {
@@ -90,7 +94,7 @@ impl Handler for Counter {
     async fn handle(&self, _message: IgnoredAny, _context: Context) -> Result<(), HandlerError> {
         let seen = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
         if self.marks.contains(&seen) {
-            let _ = self.marked.send(Instant::now());
+            let _ = self.marked.send((Instant::now(), CpuMeter::start()));
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{BODY, CALL_TIMEOUT, REPLY};
-use crate::measure::{Latencies, Measured, Window};
+use crate::measure::{CpuMeter, Latencies, Measured, Window};
 
 const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
 
@@ -59,6 +59,7 @@ impl Raw {
             mandatory: true,
             ..Default::default()
         };
+        let cpu = window.meter_cpu();
         let mut outstanding = VecDeque::with_capacity(in_flight);
         let mut latencies = Latencies::default();
         loop {
@@ -91,7 +92,7 @@ impl Raw {
             outstanding.push_back((now, confirm));
         }
         let _ = channel.close(200, "OK".into()).await;
-        Ok(latencies.summarise(&window))
+        Ok(latencies.summarise(&window, cpu.await?))
     }
 
     /// basic.consume with a prefetch and one ack per message, up to `prefetch` deliveries acked
@@ -118,7 +119,7 @@ impl Raw {
             .await?;
         let total = warmup + messages;
         let acked = AtomicU64::new(0);
-        let started = Mutex::new(Instant::now());
+        let started = Mutex::new((Instant::now(), CpuMeter::start()));
         let drained = deliveries
             .take(total as usize)
             .map(Ok)
@@ -128,7 +129,7 @@ impl Raw {
                     let delivery: lapin::message::Delivery = delivery?;
                     delivery.acker.ack(BasicAckOptions::default()).await?;
                     if acked.fetch_add(1, Ordering::Relaxed) + 1 == warmup {
-                        *started.lock().expect("start lock") = Instant::now();
+                        *started.lock().expect("start lock") = (Instant::now(), CpuMeter::start());
                     }
                     anyhow::Ok(())
                 }
@@ -136,9 +137,10 @@ impl Raw {
         tokio::time::timeout(CALL_TIMEOUT * 12, drained)
             .await
             .context("the prefilled queue was not drained in time")??;
-        let elapsed = started.lock().expect("start lock").elapsed();
+        let (started, meter) = *started.lock().expect("start lock");
+        let (elapsed, cpu) = (started.elapsed(), meter.stop());
         let _ = channel.close(200, "OK".into()).await;
-        Ok(Measured::rate_only(messages as f64 / elapsed.as_secs_f64()))
+        Ok(Measured::rate_only(messages, elapsed, cpu))
     }
 
     pub(crate) fn client(&self) -> &Connection {
