@@ -252,7 +252,7 @@ pub fn table(rows: &[Row]) -> String {
     let num =
         |v: Option<f64>, decimals: usize| v.map_or("-".to_owned(), |v| format!("{v:.decimals$}"));
     let mut out = format!(
-        "{:<22} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8}\n",
+        "{:<31} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8}\n",
         "scenario",
         "raw/s",
         "bus/s",
@@ -268,7 +268,7 @@ pub fn table(rows: &[Row]) -> String {
     );
     for row in rows {
         out += &format!(
-            "{:<22} {:>8} {:>8} {:>6.2}x {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8}\n",
+            "{:<31} {:>8} {:>8} {:>6.2}x {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8}\n",
             row.scenario,
             row.raw_per_s,
             row.bus_per_s,

@@ -178,7 +178,7 @@ impl Bench {
                     .await
                     .with_context(|| format!("Scenario {} failed", scenario.name()))?;
                 eprintln!(
-                    "{:<22} round {round}: raw {:>6.0}/s  bus {:>6.0}/s",
+                    "{:<31} round {round}: raw {:>6.0}/s  bus {:>6.0}/s",
                     scenario.name(),
                     raw.per_s,
                     bus.per_s
@@ -189,7 +189,7 @@ impl Bench {
             let (raw, bus) = (median(raws), median(buses));
             let row = Row::new(scenario.name(), raw, bus);
             eprintln!(
-                "{:<22} raw {:>7}/s  bus {:>7}/s  ({:.2}x)",
+                "{:<31} raw {:>7}/s  bus {:>7}/s  ({:.2}x)",
                 row.scenario,
                 row.raw_per_s,
                 row.bus_per_s,
@@ -197,15 +197,68 @@ impl Bench {
             );
             rows.push(row);
             if self.args.breakdown && scenario.is_rpc() {
-                rows.extend(self.breakdown(scenario, raw).await?);
+                rows.extend(self.rpc_breakdown(scenario, raw).await?);
+            }
+            if self.args.breakdown && scenario == Scenario::PublishConfirmed {
+                rows.extend(self.publish_breakdown(raw).await?);
             }
         }
         Ok(rows)
     }
 
+    /// Rows that compare the raw baseline of `publish_confirmed` with raw lapin sending the
+    /// bus's envelope, and with the bus publishing on one channel instead of its pool.
+    async fn publish_breakdown(&self, raw: Measured) -> anyhow::Result<Vec<Row>> {
+        let name = Scenario::PublishConfirmed.name();
+        let in_flight = self.args.in_flight.max(1);
+        let mut config = BusConfig::new(&self.args.amqp_url, "mom-bench.bus.one-channel");
+        config.publish_channels = 1;
+        let one_channel = Bus::connect(config);
+        one_channel
+            .wait_connected(Duration::from_secs(10))
+            .await
+            .context("Failed to connect a one-channel bus")?;
+        let mut rows = Vec::new();
+        for label in ["raw+envelope", "bus 1 channel"] {
+            let mut rounds = Vec::new();
+            for _ in 0..self.args.rounds.max(1) {
+                let queue = self.queue(name, "mixed").await?;
+                let measured = match label {
+                    "raw+envelope" => {
+                        let envelope = raw::Envelope::BusLike;
+                        self.raw
+                            .publish_confirmed(&queue.name, in_flight, self.window(), envelope)
+                            .await?
+                    }
+                    _ => {
+                        mom::publish_confirmed(&one_channel, &queue.name, in_flight, self.window())
+                            .await?
+                    }
+                };
+                rounds.push(measured);
+                self.raw.delete_queues(&[queue]).await?;
+            }
+            rows.push(self.mixed_row(name, label, raw, median(rounds)));
+        }
+        one_channel.close().await;
+        Ok(rows)
+    }
+
+    fn mixed_row(&self, scenario: &str, label: &str, raw: Measured, mixed: Measured) -> Row {
+        let row = Row::new(&format!("{scenario} {label}"), raw, mixed);
+        eprintln!(
+            "{:<31} raw {:>7}/s  mix {:>7}/s  ({:.2}x)",
+            row.scenario,
+            row.raw_per_s,
+            row.bus_per_s,
+            row.ratio()
+        );
+        row
+    }
+
     /// Rows that compare the raw baseline `raw` of an RPC scenario with mixed set-ups; their
     /// `bus_*` columns hold the mixed set-up.
-    async fn breakdown(&self, scenario: Scenario, raw: Measured) -> anyhow::Result<Vec<Row>> {
+    async fn rpc_breakdown(&self, scenario: Scenario, raw: Measured) -> anyhow::Result<Vec<Row>> {
         let callers = scenario.callers();
         let mut rows = Vec::new();
         for (label, client, server) in [
@@ -224,16 +277,7 @@ impl Bench {
                 rounds.push(self.rpc(&queue, client, server, callers).await?);
                 self.raw.delete_queues(&[queue]).await?;
             }
-            let mixed = median(rounds);
-            let row = Row::new(&format!("{} {label}", scenario.name()), raw, mixed);
-            eprintln!(
-                "{:<22} raw {:>7}/s  mix {:>7}/s  ({:.2}x)",
-                row.scenario,
-                row.raw_per_s,
-                row.bus_per_s,
-                row.ratio()
-            );
-            rows.push(row);
+            rows.push(self.mixed_row(scenario.name(), label, raw, median(rounds)));
         }
         Ok(rows)
     }
@@ -279,7 +323,12 @@ impl Bench {
                 let in_flight = self.args.in_flight.max(1);
                 let raw = self
                     .raw
-                    .publish_confirmed(&raw_queue.name, in_flight, self.window())
+                    .publish_confirmed(
+                        &raw_queue.name,
+                        in_flight,
+                        self.window(),
+                        raw::Envelope::Plain,
+                    )
                     .await?;
                 let bus =
                     mom::publish_confirmed(&self.client, &bus_queue.name, in_flight, self.window())

@@ -50,6 +50,7 @@ impl Raw {
         queue: &str,
         in_flight: usize,
         window: Window,
+        envelope: Envelope,
     ) -> anyhow::Result<Measured> {
         let channel = self.client.create_channel().await?;
         channel
@@ -80,14 +81,12 @@ impl Raw {
             if window.is_over(now) {
                 break;
             }
+            let mut properties = persistent().with_priority(mom_bus::DEFERRED_PRIORITY);
+            if envelope != Envelope::Plain {
+                properties = bus_like(properties, "bench.publish");
+            }
             let confirm = channel
-                .basic_publish(
-                    "".into(),
-                    queue.into(),
-                    options,
-                    BODY,
-                    persistent().with_priority(mom_bus::DEFERRED_PRIORITY),
-                )
+                .basic_publish("".into(), queue.into(), options, BODY, properties)
                 .await?;
             outstanding.push_back((now, confirm));
         }
@@ -184,11 +183,11 @@ fn persistent() -> BasicProperties {
 pub(crate) enum Envelope {
     /// Persistent, priority 10: the least a request needs.
     Plain,
-    /// Only the per-message TTL (`expiration`) that mom-bus puts on a request.
+    /// Only the per-message TTL (`expiration`) that mom-bus puts on a request (RPC only).
     TtlOnly,
-    /// Also what mom-bus adds: message id, type, timestamp, attempt and traceparent headers,
-    /// a deadline header and a per-message TTL (`expiration`). Isolates what the envelope
-    /// costs the broker from what the bus's code costs.
+    /// What mom-bus adds: message id, type, timestamp, attempt and traceparent headers, and
+    /// on RPC requests a deadline header and a per-message TTL (`expiration`). Tells what the
+    /// envelope costs from what the bus's code costs.
     BusLike,
 }
 
@@ -244,7 +243,9 @@ pub(crate) async fn rpc_callers(
                         let ttl = CALL_TIMEOUT.as_millis().to_string();
                         properties = properties.with_expiration(ttl.into());
                     }
-                    Envelope::BusLike => properties = bus_like(properties),
+                    Envelope::BusLike => {
+                        properties = with_deadline(bus_like(properties, "bench.rpc"))
+                    }
                 }
                 channel
                     .basic_publish(
@@ -272,12 +273,9 @@ pub(crate) async fn rpc_callers(
     gathered
 }
 
-/// The envelope mom-bus puts on an RPC request, approximated field by field.
-fn bus_like(properties: BasicProperties) -> BasicProperties {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let timeout = CALL_TIMEOUT.as_millis() as u64;
+/// The envelope mom-bus puts on every message, approximated field by field: message id,
+/// type, timestamp, attempt and traceparent headers.
+fn bus_like(properties: BasicProperties, kind: &str) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert("x-attempt".into(), AMQPValue::LongLongInt(1));
     let trace = format!(
@@ -289,16 +287,31 @@ fn bus_like(properties: BasicProperties) -> BasicProperties {
         "traceparent".into(),
         AMQPValue::LongString(trace.as_str().into()),
     );
-    headers.insert(
-        "x-deadline-ms".into(),
-        AMQPValue::LongLongInt((now.as_millis() as u64 + timeout) as i64),
-    );
     properties
         .with_message_id(uuid::Uuid::new_v4().to_string().into())
-        .with_type("bench.rpc".into())
-        .with_timestamp(now.as_secs())
+        .with_type(kind.into())
+        .with_timestamp(unix_time().as_secs())
+        .with_headers(headers)
+}
+
+/// What mom-bus adds to an RPC request on top of the envelope: its deadline, as a TTL and as
+/// a header.
+fn with_deadline(properties: BasicProperties) -> BasicProperties {
+    let timeout = CALL_TIMEOUT.as_millis() as u64;
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    headers.insert(
+        "x-deadline-ms".into(),
+        AMQPValue::LongLongInt((unix_time().as_millis() as u64 + timeout) as i64),
+    );
+    properties
         .with_expiration(timeout.to_string().into())
         .with_headers(headers)
+}
+
+fn unix_time() -> std::time::Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// Hands each reply to the caller waiting for its correlation id.
