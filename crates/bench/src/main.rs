@@ -1,1 +1,28 @@
-fn main() {}
+//! `mom-bench`: see the crate docs (`src/lib.rs`) for what each subcommand measures.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "mom-bench",
+    about = "Benchmarks of mom against a real RabbitMQ"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// mom-bus next to raw lapin on the same broker: confirmed publishing, consuming, RPC.
+    Bus(mom_bench::bus::BusArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    mom_bench::init_logs();
+    match cli.command {
+        Command::Bus(args) => mom_bench::bus::run(args).await,
+    }
+}
