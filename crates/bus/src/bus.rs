@@ -247,10 +247,10 @@ impl Bus {
 
     /// Stops reconnecting and closes the connection. Consumers should be stopped first.
     pub async fn close(&self) {
+        // The supervisor closes the connection when it sees `stop`; closing it here as well
+        // raced with it and made lapin log an UNEXPECTED-FRAME error for the second close-ok.
         self.inner.supervisor.stop.cancel();
-        if let Some(link) = self.inner.supervisor.current() {
-            let _ = link.connection.close(200, "OK".into()).await;
-        }
+        self.inner.supervisor.stopped.cancelled().await;
     }
 
     pub(crate) fn supervisor(&self) -> &Arc<Supervisor> {

@@ -29,7 +29,7 @@ impl BusConfig {
             publish_timeout: Duration::from_secs(5),
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
-            publish_channels: 4,
+            publish_channels: 2,
         }
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct Supervisor {
     topology: Mutex<Vec<Declaration>>,
     broken: Notify,
     pub(crate) stop: CancellationToken,
+    /// Cancelled once `run` has returned, its connection closed.
+    pub(crate) stopped: CancellationToken,
 }
 
 impl Supervisor {
@@ -45,6 +47,7 @@ impl Supervisor {
             topology: Mutex::new(Vec::new()),
             broken: Notify::new(),
             stop: CancellationToken::new(),
+            stopped: CancellationToken::new(),
         });
         tokio::spawn(Arc::clone(&supervisor).run());
         supervisor
@@ -128,7 +131,11 @@ impl Supervisor {
             if self.stop.is_cancelled() {
                 break;
             }
-            match self.connect().await {
+            let connected = tokio::select! {
+                _ = self.stop.cancelled() => break,
+                connected = self.connect() => connected,
+            };
+            match connected {
                 Ok(connection) => {
                     failures = 0;
                     generation += 1;
@@ -160,6 +167,7 @@ impl Supervisor {
             }
         }
         debug!("connection supervisor stopped");
+        self.stopped.cancel();
     }
 
     async fn connect(&self) -> Result<Connection, lapin::Error> {

@@ -106,6 +106,9 @@ async fn run(
     loop {
         let link = loop {
             tokio::select! {
+                // A usable connection goes first: a bind made while connected must be applied
+                // on the broker (in the attached loop below) before it is acknowledged.
+                biased;
                 _ = sink.closed() => return,
                 link = supervisor.link() => match link {
                     Some(link) => break link,

@@ -62,7 +62,10 @@ impl Publisher {
     ) -> Result<(), BusError> {
         let deadline = Instant::now() + self.supervisor.config.publish_timeout;
         loop {
-            let link = self.supervisor.link_before(deadline).await?;
+            let link = match self.supervisor.current() {
+                Some(link) => link,
+                None => self.supervisor.link_before(deadline).await?,
+            };
             let result = async {
                 let channel = self.channel(&link).await?;
                 let options = BasicPublishOptions {

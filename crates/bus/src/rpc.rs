@@ -30,7 +30,10 @@ type Waiting = (u64, oneshot::Sender<Result<Vec<u8>, RpcError>>);
 pub(crate) struct RpcClient {
     supervisor: Arc<Supervisor>,
     pending: Arc<Mutex<HashMap<String, Waiting>>>,
-    channel: tokio::sync::Mutex<Option<(u64, Channel)>>,
+    /// The RPC channel and the generation it belongs to; read on every call, so a plain lock.
+    channel: Mutex<Option<(u64, Channel)>>,
+    /// Serialises opening a channel, so a burst of calls after a reconnect opens one.
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl RpcClient {
@@ -38,7 +41,8 @@ impl RpcClient {
         Self {
             supervisor,
             pending: Arc::new(Mutex::new(HashMap::new())),
-            channel: tokio::sync::Mutex::new(None),
+            channel: Mutex::new(None),
+            opening: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -53,8 +57,13 @@ impl RpcClient {
         let deadline = started + timeout;
         // Waiting for a connection is bounded by the publish timeout too: during an outage the
         // caller learns "unavailable" quickly rather than "timeout" late.
-        let connect_by = deadline.min(started + self.supervisor.config.publish_timeout);
-        let link = self.supervisor.link_before(connect_by).await?;
+        let link = match self.supervisor.current() {
+            Some(link) => link,
+            None => {
+                let connect_by = deadline.min(started + self.supervisor.config.publish_timeout);
+                self.supervisor.link_before(connect_by).await?
+            }
+        };
         let channel = self.channel(&link).await.map_err(|e| {
             self.supervisor.report_broken(link.generation);
             RpcError::Bus(BusError::from(e))
@@ -109,11 +118,12 @@ impl RpcClient {
 
     /// The RPC channel of the current connection, with its reply consumer.
     async fn channel(&self, link: &Link) -> Result<Channel, lapin::Error> {
-        let mut slot = self.channel.lock().await;
-        if let Some((generation, channel)) = slot.as_ref() {
-            if *generation == link.generation && channel.status().connected() {
-                return Ok(channel.clone());
-            }
+        if let Some(channel) = self.open_channel(link.generation) {
+            return Ok(channel);
+        }
+        let _opening = self.opening.lock().await;
+        if let Some(channel) = self.open_channel(link.generation) {
+            return Ok(channel);
         }
         let channel = link.connection.create_channel().await?;
         let mut replies = channel
@@ -154,8 +164,15 @@ impl RpcClient {
                 .expect("pending lock poisoned")
                 .retain(|_, (of, _)| *of != generation);
         });
-        *slot = Some((link.generation, channel.clone()));
+        *self.channel.lock().expect("rpc channel lock poisoned") =
+            Some((link.generation, channel.clone()));
         Ok(channel)
+    }
+
+    fn open_channel(&self, generation: u64) -> Option<Channel> {
+        let slot = self.channel.lock().expect("rpc channel lock poisoned");
+        let (of, channel) = slot.as_ref()?;
+        (*of == generation && channel.status().connected()).then(|| channel.clone())
     }
 }
 
