@@ -25,7 +25,6 @@ async fn main() -> anyhow::Result<()> {
         subscription.bindings().bind("").await?;
         subscribers.push((name, subscription));
     }
-    common::let_subscriptions_attach().await;
 
     for line in LINES {
         bus.publish(&logs.name, "", &Outgoing::json("log", line)?)

@@ -27,7 +27,6 @@ async fn main() -> anyhow::Result<()> {
 
     let errors_only = subscriber(&bus, &logs, &["error"]).await?;
     let console = subscriber(&bus, &logs, &["info", "warning", "error"]).await?;
-    common::let_subscriptions_attach().await;
 
     for (severity, text) in LOGS {
         bus.publish(&logs.name, severity, &Outgoing::json("log", text)?)

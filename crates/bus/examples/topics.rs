@@ -43,7 +43,6 @@ async fn main() -> anyhow::Result<()> {
         println!("{name:>12} binds {}", patterns.join(", "));
         subscribers.push((name, patterns, subscription));
     }
-    common::let_subscriptions_attach().await;
 
     for key in KEYS {
         bus.publish(&animals.name, key, &Outgoing::json("animal", key)?)

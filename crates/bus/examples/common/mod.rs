@@ -46,16 +46,6 @@ pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> anyhow::R
         .with_context(|| format!("Timed out waiting for {what}"))
 }
 
-/// Gives fresh subscriptions time to attach before anything is published to them.
-///
-/// `EventBindings::bind` is documented to return once the broker routes the key to the node,
-/// but called right after `Bus::subscribe` it can return while the subscription is still
-/// attaching (the key is only recorded), and an event published in that gap is lost. Until
-/// mom-bus fixes that, the examples wait a moment; attaching takes a few milliseconds.
-pub async fn let_subscriptions_attach() {
-    tokio::time::sleep(Duration::from_millis(300)).await;
-}
-
 /// Closes the bus and deletes what the example declared: the bus itself never deletes
 /// anything, and durable queues with random names would otherwise pile up in the broker.
 pub async fn clean_up(bus: Bus, queues: &[&WorkQueue], exchanges: &[&str]) -> anyhow::Result<()> {
