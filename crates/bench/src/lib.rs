@@ -1,11 +1,13 @@
 //! Benchmarks of mom, one module per `mom-bench` subcommand.
 //!
 //! - [`bus`]: `mom-bench bus`, mom-bus next to raw lapin against the same broker.
+//! - [`system`]: `mom-bench system`, the whole system in-process under HTTP load.
 //! - [`measure`]: the measuring window, latency percentiles and the report (table or JSON)
 //!   that every subcommand prints.
 
 pub mod bus;
 pub mod measure;
+pub mod system;
 
 /// Warnings and errors of the libraries on stderr (`RUST_LOG` overrides), so stdout stays the
 /// report alone.

@@ -16,6 +16,9 @@ struct Cli {
 enum Command {
     /// mom-bus next to raw lapin on the same broker: confirmed publishing, consuming, RPC.
     Bus(mom_bench::bus::BusArgs),
+    /// The whole system (`mom up` in-process, math delay 0): POST /job throughput and latency,
+    /// and a job's end-to-end latency.
+    System(mom_bench::system::SystemArgs),
 }
 
 #[tokio::main]
@@ -24,5 +27,6 @@ async fn main() -> anyhow::Result<()> {
     mom_bench::init_logs();
     match cli.command {
         Command::Bus(args) => mom_bench::bus::run(args).await,
+        Command::System(args) => mom_bench::system::run(args).await,
     }
 }

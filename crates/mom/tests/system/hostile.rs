@@ -158,7 +158,18 @@ async fn the_openapi_document_lists_every_route() {
     let response = app.get("/openapi.json", None).await;
     assert_eq!(response.status(), StatusCode::OK);
     let spec: Value = response.json().await.unwrap();
-    for path in ["/register", "/login", "/logout", "/renew-token", "/auth-test", "/user", "/job", "/job/my", "/system/queues", "/health"] {
+    for path in [
+        "/register",
+        "/login",
+        "/logout",
+        "/renew-token",
+        "/auth-test",
+        "/user",
+        "/job",
+        "/job/my",
+        "/system/queues",
+        "/health",
+    ] {
         assert!(spec["paths"][path].is_object(), "{path} is not documented");
     }
 }
