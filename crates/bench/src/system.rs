@@ -89,20 +89,27 @@ pub async fn run(args: SystemArgs) -> anyhow::Result<()> {
         .to_owned();
     let user_id = login["id"].as_i64().context("no id")?;
 
+    let pool = mom::store::connect(&config.database_url, Duration::from_secs(10)).await?;
     let mut rows = Vec::new();
     for &concurrency in &args.concurrency {
-        rows.push(
-            job_creation(
-                &client,
-                &api,
-                &token,
-                concurrency,
-                Duration::from_secs(args.duration),
-            )
-            .await?,
+        let scenario = Duration::from_secs(args.duration);
+        let row = job_creation(&client, &api, &token, concurrency, scenario).await?;
+        // Each scenario starts on an idle system: the workers first finish what the last one
+        // queued. That drain is a figure too: jobs run to completion per second.
+        let (created, seconds) = (
+            row["created"].as_f64().unwrap_or(0.0),
+            row["seconds"].as_f64().unwrap_or(1.0),
         );
-        // Let the workers drain what this scenario queued before the next one starts.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        rows.push(row);
+        let draining = Instant::now();
+        let unfinished = wait_until_finished(&pool).await?;
+        rows.push(json!({
+            "scenario": format!("jobs_completed_c{concurrency}"),
+            "per_s": created / (seconds + draining.elapsed().as_secs_f64()),
+            "p50_ms": null,
+            "p99_ms": null,
+            "errors": unfinished,
+        }));
     }
     let bus = Bus::connect(config.bus_config("bench"));
     bus.wait_connected(Duration::from_secs(10)).await?;
@@ -202,6 +209,8 @@ async fn job_creation(
         "p50_ms": percentile(&latencies, 0.5),
         "p99_ms": percentile(&latencies, 0.99),
         "errors": errors,
+        "created": latencies.len(),
+        "seconds": elapsed,
     }))
 }
 
@@ -258,6 +267,21 @@ async fn end_to_end(
         "p99_ms": percentile(&latencies, 0.99),
         "errors": errors,
     }))
+}
+
+/// Waits until no job is queued or running (at most two minutes); returns how many still are.
+async fn wait_until_finished(pool: &sqlx::PgPool) -> anyhow::Result<i64> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let open: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')")
+                .fetch_one(pool)
+                .await?;
+        if open == 0 || Instant::now() > deadline {
+            return Ok(open);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn drop_database(url: &str) {
