@@ -42,6 +42,26 @@ pub(crate) struct Route<'a> {
     pub mandatory: bool,
 }
 
+impl<'a> Route<'a> {
+    /// Straight to a queue through the default exchange; a missing queue is an error.
+    pub(crate) fn queue(name: &'a str) -> Self {
+        Self {
+            exchange: "",
+            routing_key: name,
+            mandatory: true,
+        }
+    }
+
+    /// Through `exchange` with `routing_key`; `mandatory` says whether no taker is an error.
+    pub(crate) fn exchange(exchange: &'a str, routing_key: &'a str, mandatory: bool) -> Self {
+        Self {
+            exchange,
+            routing_key,
+            mandatory,
+        }
+    }
+}
+
 impl Publisher {
     pub(crate) fn new(supervisor: Arc<Supervisor>) -> Self {
         Self {
