@@ -83,11 +83,7 @@ impl Bus {
     /// Sends to a queue through the default exchange and waits for the broker's confirm.
     /// Fails with [`BusError::Unroutable`] when the queue does not exist.
     pub async fn send(&self, queue: &str, message: &Outgoing) -> Result<(), BusError> {
-        let route = Route {
-            exchange: "",
-            routing_key: queue,
-            mandatory: true,
-        };
+        let route = Route::queue(queue);
         self.inner
             .publisher
             .publish(route, &message.body, message.properties())
@@ -113,11 +109,7 @@ impl Bus {
         delay: Duration,
     ) -> Result<(), BusError> {
         let tier = self.inner.publisher.ensure_delay_tier(delay).await?;
-        let route = Route {
-            exchange: &tier,
-            routing_key: queue,
-            mandatory: true,
-        };
+        let route = Route::exchange(&tier, queue, true);
         self.inner.publisher.publish(route, body, properties).await
     }
 
@@ -137,11 +129,7 @@ impl Bus {
         routing_key: &str,
         message: &Outgoing,
     ) -> Result<(), BusError> {
-        let route = Route {
-            exchange,
-            routing_key,
-            mandatory: false,
-        };
+        let route = Route::exchange(exchange, routing_key, false);
         self.inner
             .publisher
             .publish(route, &message.body, message.properties())
@@ -177,6 +165,50 @@ impl Bus {
     /// removed at runtime and restored after a reconnection.
     pub fn subscribe(&self, exchange: &Exchange) -> Subscription {
         Subscription::start(Arc::clone(&self.inner.supervisor), exchange.clone())
+    }
+
+    /// Deletes a work queue and its dead-letter queue, and forgets their declaration (tests,
+    /// examples and benchmarks clean up with this; services keep their queues).
+    pub async fn delete_queue(&self, queue: &WorkQueue) -> Result<(), BusError> {
+        self.inner
+            .supervisor
+            .forget(&Declaration::Queue(queue.clone()));
+        let channel = self.temporary_channel().await?;
+        for name in [queue.name.clone(), queue.dead_letter_queue()] {
+            channel
+                .queue_delete(
+                    name.as_str().into(),
+                    lapin::options::QueueDeleteOptions::default(),
+                )
+                .await?;
+        }
+        let _ = channel.close(200, "OK".into()).await;
+        Ok(())
+    }
+
+    /// Deletes an exchange and forgets its declaration.
+    pub async fn delete_exchange(&self, exchange: &Exchange) -> Result<(), BusError> {
+        self.inner
+            .supervisor
+            .forget(&Declaration::Exchange(exchange.clone()));
+        let channel = self.temporary_channel().await?;
+        channel
+            .exchange_delete(
+                exchange.name.as_str().into(),
+                lapin::options::ExchangeDeleteOptions::default(),
+            )
+            .await?;
+        let _ = channel.close(200, "OK".into()).await;
+        Ok(())
+    }
+
+    async fn temporary_channel(&self) -> Result<lapin::Channel, BusError> {
+        let link = self
+            .inner
+            .supervisor
+            .link_before(Instant::now() + self.config().publish_timeout)
+            .await?;
+        Ok(link.connection.create_channel().await?)
     }
 
     /// Messages ready and consumers of `queue`, as the broker counts them right now.

@@ -97,6 +97,14 @@ impl Supervisor {
         }
     }
 
+    /// Stops re-declaring `declaration` on new connections.
+    pub(crate) fn forget(&self, declaration: &Declaration) {
+        self.topology
+            .lock()
+            .expect("topology lock poisoned")
+            .retain(|d| d != declaration);
+    }
+
     /// Remembers `declaration` for every future connection and applies it now.
     pub(crate) async fn declare(&self, declaration: Declaration) -> Result<(), BusError> {
         {

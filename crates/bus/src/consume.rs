@@ -422,11 +422,7 @@ impl<H: Handler> Job<H> {
         );
         properties = properties.with_headers(headers);
         let dead = self.queue.dead_letter_queue();
-        let route = Route {
-            exchange: "",
-            routing_key: &dead,
-            mandatory: true,
-        };
+        let route = Route::queue(&dead);
         self.bus
             .publish_raw(route, &delivery.data, properties)
             .await

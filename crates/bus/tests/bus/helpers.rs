@@ -176,3 +176,53 @@ pub async fn ready_count(bus_name: &str, queue: &str) -> u32 {
     let _ = connection.close(200, "OK".into()).await;
     declared.message_count()
 }
+
+/// Deletes what a test declared when the test ends, passed or failed, so runs do not pile up
+/// durable queues on the broker. Runs on a thread of its own: `Drop` cannot await.
+pub struct Cleanup {
+    queues: Vec<WorkQueue>,
+    exchanges: Vec<mom_bus::Exchange>,
+}
+
+impl Cleanup {
+    pub fn queue(queue: &WorkQueue) -> Self {
+        Self {
+            queues: vec![queue.clone()],
+            exchanges: Vec::new(),
+        }
+    }
+
+    pub fn exchange(exchange: &mom_bus::Exchange) -> Self {
+        Self {
+            queues: Vec::new(),
+            exchanges: vec![exchange.clone()],
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let (queues, exchanges) = (
+            std::mem::take(&mut self.queues),
+            std::mem::take(&mut self.exchanges),
+        );
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let bus = Bus::connect(BusConfig::new(amqp_uri(), "test-cleanup"));
+                for queue in &queues {
+                    let _ = bus.delete_queue(queue).await;
+                }
+                for exchange in &exchanges {
+                    let _ = bus.delete_exchange(exchange).await;
+                }
+                bus.close().await;
+            });
+            Some(())
+        })
+        .join();
+    }
+}

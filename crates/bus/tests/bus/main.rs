@@ -26,6 +26,7 @@ fn fast_retry(max_attempts: u32) -> RetryPolicy {
 async fn rpc_round_trip_carries_the_envelope() {
     let bus = bus(&unique("rpc")).await;
     let queue = WorkQueue::new(unique("rpc"));
+    let _cleanup = Cleanup::queue(&queue);
     bus.declare_queue(&queue).await.unwrap();
     let consumer = Consumer::new(
         &bus,
@@ -61,6 +62,7 @@ async fn rpc_round_trip_carries_the_envelope() {
 async fn rpc_overtakes_a_backlog_of_deferred_work() {
     let bus = bus(&unique("priority")).await;
     let queue = WorkQueue::new(unique("priority"));
+    let _cleanup = Cleanup::queue(&queue);
     bus.declare_queue(&queue).await.unwrap();
     for i in 0..50 {
         let message = Outgoing::json("deferred", &json!({ "i": i })).unwrap();
@@ -117,6 +119,7 @@ async fn rpc_overtakes_a_backlog_of_deferred_work() {
 async fn rpc_without_a_server_times_out_and_a_late_reply_is_dropped() {
     let bus = bus(&unique("rpc-timeout")).await;
     let queue = WorkQueue::new(unique("rpc-timeout"));
+    let _cleanup = Cleanup::queue(&queue);
     bus.declare_queue(&queue).await.unwrap();
 
     let started = Instant::now();
@@ -173,6 +176,7 @@ async fn rpc_without_a_server_times_out_and_a_late_reply_is_dropped() {
 async fn rpc_failure_is_reported_to_the_caller() {
     let bus = bus(&unique("rpc-error")).await;
     let queue = WorkQueue::new(unique("rpc-error")).with_retry(RetryPolicy::never());
+    let _cleanup = Cleanup::queue(&queue);
     bus.declare_queue(&queue).await.unwrap();
     let consumer = Consumer::new(
         &bus,
@@ -201,6 +205,7 @@ async fn rpc_failure_is_reported_to_the_caller() {
 async fn delayed_delivery_is_never_early() {
     let bus = bus(&unique("delay")).await;
     let queue = WorkQueue::new(unique("delay"));
+    let _cleanup = Cleanup::queue(&queue);
     bus.declare_queue(&queue).await.unwrap();
     let (seen, stop, handle) = recorder(&bus, queue.clone());
 
@@ -248,6 +253,7 @@ async fn delayed_delivery_is_never_early() {
 async fn failing_handler_is_retried_with_growing_delays_then_dead_lettered() {
     let bus = bus(&unique("retry")).await;
     let queue = WorkQueue::new(unique("retry")).with_retry(fast_retry(4));
+    let _cleanup = Cleanup::queue(&queue);
     bus.declare_queue(&queue).await.unwrap();
 
     let attempts = Arc::new(Mutex::new(Vec::new()));
@@ -327,6 +333,7 @@ async fn malformed_messages_are_dead_lettered_and_consuming_goes_on() {
 
     let bus = bus(&unique("malformed")).await;
     let queue = WorkQueue::new(unique("malformed"));
+    let _cleanup = Cleanup::queue(&queue);
     bus.declare_queue(&queue).await.unwrap();
     let handled = Arc::new(Mutex::new(Vec::new()));
     let (stop, handle) = spawn_consumer(Consumer::new(
@@ -381,6 +388,7 @@ async fn malformed_messages_are_dead_lettered_and_consuming_goes_on() {
 async fn a_panicking_handler_is_a_failure_not_a_crash() {
     let bus = bus(&unique("panic")).await;
     let queue = WorkQueue::new(unique("panic")).with_retry(fast_retry(3));
+    let _cleanup = Cleanup::queue(&queue);
     bus.declare_queue(&queue).await.unwrap();
     let calls = Arc::new(AtomicU32::new(0));
     let counter = Arc::clone(&calls);
@@ -430,6 +438,7 @@ async fn events_reach_only_the_nodes_bound_to_their_key() {
     let name = unique("events");
     let bus = bus(&name).await;
     let exchange = Exchange::topic(unique("events"));
+    let _cleanup = Cleanup::exchange(&exchange);
     bus.declare_exchange(&exchange).await.unwrap();
 
     let mut node_a = bus.subscribe(&exchange);
@@ -500,6 +509,7 @@ async fn confirmed_messages_survive_forced_connection_closes() {
     let producer = bus(&producer_name).await;
     let consumer_bus = bus(&consumer_name).await;
     let queue = WorkQueue::new(unique("fault"));
+    let _cleanup = Cleanup::queue(&queue);
     producer.declare_queue(&queue).await.unwrap();
 
     let received = Arc::new(Mutex::new(HashSet::new()));
@@ -580,6 +590,7 @@ async fn shutdown_finishes_in_flight_work_and_loses_nothing() {
     let name = unique("shutdown");
     let bus = bus(&name).await;
     let queue = WorkQueue::new(unique("shutdown"));
+    let _cleanup = Cleanup::queue(&queue);
     bus.declare_queue(&queue).await.unwrap();
     let total = 40;
     for i in 0..total {

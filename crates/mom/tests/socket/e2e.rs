@@ -16,12 +16,14 @@ struct Running {
     http: reqwest::Client,
     shutdown: CancellationToken,
     database_url: String,
+    config: Config,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
         self.shutdown.cancel();
         let url = self.database_url.clone();
+        let (uri, topology) = (self.config.amqp_url.clone(), self.config.topology());
         // Best effort, on a thread of its own: Drop cannot await.
         let _ = std::thread::spawn(move || {
             use sqlx::migrate::MigrateDatabase;
@@ -29,9 +31,15 @@ impl Drop for Running {
                 .enable_all()
                 .build()
                 .ok()?;
-            runtime
-                .block_on(sqlx::Postgres::force_drop_database(&url))
-                .ok()
+            runtime.block_on(async {
+                let bus = mom_bus::Bus::connect(mom_bus::BusConfig::new(uri, "test-cleanup"));
+                for queue in topology.queues() {
+                    let _ = bus.delete_queue(queue).await;
+                }
+                let _ = bus.delete_exchange(&topology.events).await;
+                bus.close().await;
+                sqlx::Postgres::force_drop_database(&url).await.ok()
+            })
         })
         .join();
     }
@@ -61,7 +69,8 @@ async fn start() -> Running {
         socket: format!("http://{}", addresses.socket),
         http: reqwest::Client::new(),
         shutdown,
-        database_url: config.database_url,
+        database_url: config.database_url.clone(),
+        config,
     };
     for _ in 0..600 {
         if let Ok(r) = running

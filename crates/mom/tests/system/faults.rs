@@ -50,6 +50,7 @@ async fn without_a_worker_writes_answer_504_in_bounded_time() {
     );
     shutdown.cancel();
     drop_database(&config.database_url);
+    delete_broker_names(&config);
 }
 
 /// The API holds a bus that cannot reach any broker.
@@ -102,6 +103,7 @@ async fn with_the_broker_down_writes_answer_503_in_bounded_time() {
         .unwrap();
     assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
     drop_database(&config.database_url);
+    delete_broker_names(&config);
 }
 
 /// A worker committed a job and its first task, then died before publishing: the outbox

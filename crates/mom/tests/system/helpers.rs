@@ -204,8 +204,30 @@ impl Drop for TestApp {
         self.shutdown.cancel();
         if !self.config.database_url.is_empty() {
             drop_database(&self.config.database_url);
+            delete_broker_names(&self.config);
         }
     }
+}
+
+/// Best effort: deletes the test system's queues and exchange, so runs do not pile them up.
+pub fn delete_broker_names(config: &Config) {
+    let (uri, topology) = (config.amqp_url.clone(), config.topology());
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(async {
+            let bus = mom_bus::Bus::connect(mom_bus::BusConfig::new(uri, "test-cleanup"));
+            for queue in topology.queues() {
+                let _ = bus.delete_queue(queue).await;
+            }
+            let _ = bus.delete_exchange(&topology.events).await;
+            bus.close().await;
+        });
+        Some(())
+    })
+    .join();
 }
 
 /// Best effort: keeps repeated test runs from filling the disk with databases.
