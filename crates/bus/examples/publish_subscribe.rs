@@ -40,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     drop(subscribers);
-    common::clean_up(bus, &[], &[&logs.name]).await
+    common::clean_up(bus, &[], &[&logs]).await
 }
 
 async fn next(subscription: &mut Subscription) -> anyhow::Result<mom_bus::Incoming> {

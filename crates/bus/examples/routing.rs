@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(extra.is_err(), "{name} got a message it did not bind");
     }
 
-    common::clean_up(bus, &[], &[&logs.name]).await
+    common::clean_up(bus, &[], &[&logs]).await
 }
 
 /// A subscription to `exchange` with `keys` bound.

@@ -66,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     drop(subscribers);
-    common::clean_up(bus, &[], &[&animals.name]).await
+    common::clean_up(bus, &[], &[&animals]).await
 }
 
 async fn next(subscription: &mut Subscription) -> anyhow::Result<mom_bus::Incoming> {

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use mom_bus::{Bus, BusConfig, WorkQueue};
+use mom_bus::{Bus, BusConfig, Exchange, WorkQueue};
 
 /// `AMQP_URL`, or RabbitMQ on localhost with the default guest account.
 pub fn amqp_url() -> String {
@@ -48,27 +48,21 @@ pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> anyhow::R
 
 /// Closes the bus and deletes what the example declared: the bus itself never deletes
 /// anything, and durable queues with random names would otherwise pile up in the broker.
-pub async fn clean_up(bus: Bus, queues: &[&WorkQueue], exchanges: &[&str]) -> anyhow::Result<()> {
-    bus.close().await;
-    let connection =
-        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-            .await
-            .context("Failed to connect for cleanup")?;
-    let channel = connection.create_channel().await?;
+pub async fn clean_up(
+    bus: Bus,
+    queues: &[&WorkQueue],
+    exchanges: &[&Exchange],
+) -> anyhow::Result<()> {
     for queue in queues {
-        for name in [queue.name.clone(), queue.dead_letter_queue()] {
-            channel
-                .queue_delete(name.as_str().into(), Default::default())
-                .await
-                .with_context(|| format!("Failed to delete queue {name}"))?;
-        }
+        bus.delete_queue(queue)
+            .await
+            .with_context(|| format!("Failed to delete queue {}", queue.name))?;
     }
     for exchange in exchanges {
-        channel
-            .exchange_delete((*exchange).into(), Default::default())
+        bus.delete_exchange(exchange)
             .await
-            .with_context(|| format!("Failed to delete exchange {exchange}"))?;
+            .with_context(|| format!("Failed to delete exchange {}", exchange.name))?;
     }
-    let _ = connection.close(200, "OK".into()).await;
+    bus.close().await;
     Ok(())
 }
