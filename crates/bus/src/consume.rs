@@ -234,26 +234,36 @@ impl<H: Handler> Consumer<H> {
     /// Connected but not receiving: nothing delivered for `stall_after`, room for more, and
     /// the broker says messages are ready.
     async fn stalled(&self, channel: &Channel, state: &ConsumerState) -> bool {
-        if state.idle_for() < self.stall_after
-            || state.in_flight.load(Ordering::Relaxed) >= usize::from(self.concurrency)
-        {
+        let busy = state.in_flight.load(Ordering::Relaxed);
+        if !looks_stalled(
+            state.idle_for(),
+            self.stall_after,
+            busy,
+            self.concurrency,
+            None,
+        ) {
             return false;
         }
         let passive = QueueDeclareOptions {
             passive: true,
             ..Default::default()
         };
-        match channel
+        let ready = channel
             .queue_declare(
                 self.queue.name.as_str().into(),
                 passive,
                 FieldTable::default(),
             )
             .await
-        {
-            Ok(queue) => queue.message_count() > 0 && state.idle_for() >= self.stall_after,
-            Err(_) => true,
-        }
+            // A channel that cannot even ask is as good as stalled: re-attaching fixes both.
+            .map_or(u32::MAX, |queue| queue.message_count());
+        looks_stalled(
+            state.idle_for(),
+            self.stall_after,
+            busy,
+            self.concurrency,
+            Some(ready),
+        )
     }
 
     async fn spawn(
@@ -474,6 +484,19 @@ impl<H: Handler> Job<H> {
     }
 }
 
+/// The stall rule: idle for `stall_after`, room for more work, and (once asked) messages
+/// ready in the queue. `ready` is `None` before the broker was asked, so the cheap checks
+/// alone can rule a stall out without a round trip.
+fn looks_stalled(
+    idle_for: Duration,
+    stall_after: Duration,
+    in_flight: usize,
+    concurrency: u16,
+    ready: Option<u32>,
+) -> bool {
+    idle_for >= stall_after && in_flight < usize::from(concurrency) && ready.is_none_or(|n| n > 0)
+}
+
 /// The properties of `properties` minus its expiration: an RPC request's TTL applies to its
 /// first trip only, a retry or dead letter must not vanish on the way.
 fn without_expiration(properties: &BasicProperties) -> BasicProperties {
@@ -515,5 +538,37 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "unknown panic".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AFTER: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn a_consumer_with_room_idle_while_messages_wait_is_stalled() {
+        assert!(looks_stalled(Duration::from_secs(31), AFTER, 0, 4, Some(5)));
+        assert!(
+            looks_stalled(Duration::from_secs(31), AFTER, 0, 4, None),
+            "worth asking the broker"
+        );
+    }
+
+    #[test]
+    fn busy_recent_or_empty_is_not_a_stall() {
+        assert!(
+            !looks_stalled(Duration::from_secs(5), AFTER, 0, 4, Some(5)),
+            "recent delivery"
+        );
+        assert!(
+            !looks_stalled(Duration::from_secs(31), AFTER, 4, 4, Some(5)),
+            "all handlers busy"
+        );
+        assert!(
+            !looks_stalled(Duration::from_secs(31), AFTER, 0, 4, Some(0)),
+            "nothing to deliver"
+        );
     }
 }
