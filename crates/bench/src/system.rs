@@ -146,7 +146,7 @@ pub async fn run(args: SystemArgs) -> anyhow::Result<()> {
     }
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(30), running).await;
-    drop_database(&config.database_url).await;
+    mom::app::teardown(&config).await;
     Ok(())
 }
 
@@ -281,18 +281,5 @@ async fn wait_until_finished(pool: &sqlx::PgPool) -> anyhow::Result<i64> {
             return Ok(open);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn drop_database(url: &str) {
-    let Some((server, name)) = url.rsplit_once('/') else {
-        return;
-    };
-    if let Ok(mut connection) =
-        <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{server}/postgres")).await
-    {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .execute(&mut connection)
-            .await;
     }
 }

@@ -15,33 +15,13 @@ struct Running {
     socket: String,
     http: reqwest::Client,
     shutdown: CancellationToken,
-    database_url: String,
     config: Config,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
         self.shutdown.cancel();
-        let url = self.database_url.clone();
-        let (uri, topology) = (self.config.amqp_url.clone(), self.config.topology());
-        // Best effort, on a thread of its own: Drop cannot await.
-        let _ = std::thread::spawn(move || {
-            use sqlx::migrate::MigrateDatabase;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let bus = mom_bus::Bus::connect(mom_bus::BusConfig::new(uri, "test-cleanup"));
-                for queue in topology.queues() {
-                    let _ = bus.delete_queue(queue).await;
-                }
-                let _ = bus.delete_exchange(&topology.events).await;
-                bus.close().await;
-                sqlx::Postgres::force_drop_database(&url).await.ok()
-            })
-        })
-        .join();
+        mom::app::teardown_blocking(&self.config);
     }
 }
 
@@ -69,7 +49,6 @@ async fn start() -> Running {
         socket: format!("http://{}", addresses.socket),
         http: reqwest::Client::new(),
         shutdown,
-        database_url: config.database_url.clone(),
         config,
     };
     for _ in 0..600 {

@@ -14,8 +14,7 @@ use mom::store;
 use mom::topology::{user_key, Topology};
 use mom_bus::{Bus, Context, Outgoing};
 use serde_json::{json, Value};
-use sqlx::migrate::MigrateDatabase;
-use sqlx::{PgPool, Postgres};
+use sqlx::PgPool;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::TcpListener;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -314,8 +313,7 @@ impl TestApp {
         self.stop_nodes().await;
         self.bus.close().await;
         self.pool.close().await;
-        let _ = Postgres::force_drop_database(&self.config.database_url).await;
-        delete_broker_names(&self.topology).await;
+        mom::app::teardown(&self.config).await;
     }
 }
 
@@ -328,28 +326,6 @@ pub async fn take_all(queue: &str) -> Vec<(Vec<u8>, Context)> {
     let taken = bus.take(queue, usize::MAX).await.expect("take");
     bus.close().await;
     taken.into_iter().map(|m| (m.body, m.context)).collect()
-}
-
-async fn delete_broker_names(topology: &Topology) {
-    let Ok(connection) = lapin::Connection::connect(
-        mom_bus::BusConfig::DEFAULT_URI,
-        lapin::ConnectionProperties::default(),
-    )
-    .await
-    else {
-        return;
-    };
-    if let Ok(channel) = connection.create_channel().await {
-        for queue in [topology.db.name.clone(), topology.db.dead_letter_queue()] {
-            let _ = channel
-                .queue_delete(queue.as_str().into(), Default::default())
-                .await;
-        }
-        let _ = channel
-            .exchange_delete(topology.events.name.as_str().into(), Default::default())
-            .await;
-    }
-    let _ = connection.close(200, "OK".into()).await;
 }
 
 fn clients_dir() -> PathBuf {

@@ -49,8 +49,7 @@ async fn without_a_worker_writes_answer_504_in_bounded_time() {
         "{body}"
     );
     shutdown.cancel();
-    drop_database(&config.database_url);
-    delete_broker_names(&config);
+    mom::app::teardown(&config).await;
 }
 
 /// The API holds a bus that cannot reach any broker.
@@ -102,8 +101,7 @@ async fn with_the_broker_down_writes_answer_503_in_bounded_time() {
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
-    drop_database(&config.database_url);
-    delete_broker_names(&config);
+    mom::app::teardown(&config).await;
 }
 
 /// A worker committed a job and its first task, then died before publishing: the outbox

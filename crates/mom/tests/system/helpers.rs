@@ -202,56 +202,11 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        // Cleared by `stop` when the database is kept for a restart.
         if !self.config.database_url.is_empty() {
-            drop_database(&self.config.database_url);
-            delete_broker_names(&self.config);
+            mom::app::teardown_blocking(&self.config);
         }
     }
-}
-
-/// Best effort: deletes the test system's queues and exchange, so runs do not pile them up.
-pub fn delete_broker_names(config: &Config) {
-    let (uri, topology) = (config.amqp_url.clone(), config.topology());
-    let _ = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()?;
-        runtime.block_on(async {
-            let bus = mom_bus::Bus::connect(mom_bus::BusConfig::new(uri, "test-cleanup"));
-            for queue in topology.queues() {
-                let _ = bus.delete_queue(queue).await;
-            }
-            let _ = bus.delete_exchange(&topology.events).await;
-            bus.close().await;
-        });
-        Some(())
-    })
-    .join();
-}
-
-/// Best effort: keeps repeated test runs from filling the disk with databases.
-pub fn drop_database(url: &str) {
-    let Some((server, name)) = url.rsplit_once('/') else {
-        return;
-    };
-    let (server, name) = (format!("{server}/postgres"), name.to_owned());
-    let _ = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()?;
-        runtime.block_on(async {
-            let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
-                .await
-                .ok()?;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .execute(&mut connection)
-                .await
-                .ok()
-        })
-    })
-    .join();
 }
 
 /// The payload of a JWT, decoded without checking it (tests look at the claims).
