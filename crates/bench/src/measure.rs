@@ -287,6 +287,50 @@ pub fn table(rows: &[Row]) -> String {
            cpu: CPU µs per operation of mom-bench itself (client and server), brk: of the broker.\n"
 }
 
+/// `workers` tasks, each running `operation` back to back until the window is over, and the
+/// latencies of the operations the window counts. The first failure fails the scenario.
+pub async fn closed_loop<F, Fut>(
+    workers: usize,
+    window: Window,
+    operation: F,
+) -> anyhow::Result<Latencies>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let operation = operation.clone();
+            tokio::spawn(async move {
+                let mut latencies = Latencies::default();
+                loop {
+                    let started = Instant::now();
+                    if window.is_over(started) {
+                        return anyhow::Ok(latencies);
+                    }
+                    operation().await?;
+                    let finished = Instant::now();
+                    if window.counts(started, finished) {
+                        latencies.record(finished - started);
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut all = Latencies::default();
+    let mut failed = None;
+    for task in tasks {
+        match task.await? {
+            Ok(latencies) => all.merge(latencies),
+            Err(error) => failed = Some(error),
+        }
+    }
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(all),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

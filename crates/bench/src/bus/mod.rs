@@ -23,7 +23,7 @@ use mom_bus::{Bus, BusConfig, Outgoing, WorkQueue};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::measure::{self, Latencies, Measured, Row, Window};
+use crate::measure::{self, Measured, Row, Window};
 
 /// The message body of every scenario: a small JSON document.
 pub(crate) const BODY: &[u8] =
@@ -435,24 +435,6 @@ enum Side {
 fn median(mut rounds: Vec<Measured>) -> Measured {
     rounds.sort_by(|a, b| a.per_s.total_cmp(&b.per_s));
     rounds[(rounds.len() - 1) / 2]
-}
-
-/// The latencies of every task, or the last error if any task failed.
-pub(crate) async fn gather(
-    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Latencies>>>,
-) -> anyhow::Result<Latencies> {
-    let mut all = Latencies::default();
-    let mut failed = None;
-    for task in tasks {
-        match task.await? {
-            Ok(latencies) => all.merge(latencies),
-            Err(error) => failed = Some(error),
-        }
-    }
-    match failed {
-        Some(error) => Err(error),
-        None => Ok(all),
-    }
 }
 
 async fn connect_bus(url: &str, name: &str) -> anyhow::Result<Bus> {

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{BODY, CALL_TIMEOUT};
-use crate::measure::{CpuMeter, Latencies, Measured, Window};
+use crate::measure::{closed_loop, CpuMeter, Latencies, Measured, Window};
 
 /// `in_flight` tasks, each sending one message after another and waiting for its confirm.
 pub(crate) async fn publish_confirmed(
@@ -21,27 +21,15 @@ pub(crate) async fn publish_confirmed(
     window: Window,
 ) -> anyhow::Result<Measured> {
     let cpu = window.meter_cpu();
-    let mut tasks = Vec::new();
-    for _ in 0..in_flight {
-        let bus = bus.clone();
-        let queue = queue.to_owned();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Latencies::default();
-            loop {
-                let started = Instant::now();
-                if window.is_over(started) {
-                    return anyhow::Ok(latencies);
-                }
-                let message = Outgoing::raw("bench.publish", BODY.to_vec());
-                bus.send(&queue, &message).await?;
-                let finished = Instant::now();
-                if window.counts(started, finished) {
-                    latencies.record(finished - started);
-                }
-            }
-        }));
-    }
-    let latencies = super::gather(tasks).await?;
+    let (bus, queue) = (bus.clone(), queue.to_owned());
+    let latencies = closed_loop(in_flight, window, move || {
+        let (bus, queue) = (bus.clone(), queue.clone());
+        async move {
+            let message = Outgoing::raw("bench.publish", BODY.to_vec());
+            Ok(bus.send(&queue, &message).await?)
+        }
+    })
+    .await?;
     Ok(latencies.summarise(&window, cpu.await?))
 }
 
@@ -122,29 +110,18 @@ pub(crate) async fn rpc_callers(
     callers: usize,
     window: Window,
 ) -> anyhow::Result<Latencies> {
-    let mut tasks = Vec::new();
-    for _ in 0..callers {
-        let bus = client.clone();
-        let queue = queue.to_owned();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Latencies::default();
-            loop {
-                let started = Instant::now();
-                if window.is_over(started) {
-                    return anyhow::Ok(latencies);
-                }
-                let request = Outgoing::raw("bench.rpc", BODY.to_vec());
-                bus.call(&queue, request, CALL_TIMEOUT)
-                    .await
-                    .context("call failed")?;
-                let finished = Instant::now();
-                if window.counts(started, finished) {
-                    latencies.record(finished - started);
-                }
-            }
-        }));
-    }
-    super::gather(tasks).await
+    let (bus, queue) = (client.clone(), queue.to_owned());
+    closed_loop(callers, window, move || {
+        let (bus, queue) = (bus.clone(), queue.clone());
+        async move {
+            let request = Outgoing::raw("bench.rpc", BODY.to_vec());
+            bus.call(&queue, request, CALL_TIMEOUT)
+                .await
+                .context("call failed")?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 /// The RPC server: answers every request with `{"ok":true}` (the raw server's reply).

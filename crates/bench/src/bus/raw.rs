@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{BODY, CALL_TIMEOUT, REPLY};
-use crate::measure::{CpuMeter, Latencies, Measured, Window};
+use crate::measure::{closed_loop, CpuMeter, Latencies, Measured, Window};
 
 const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
 
@@ -216,58 +216,51 @@ pub(crate) async fn rpc_callers(
     let dispatcher = tokio::spawn(dispatch(replies, Arc::clone(&pending)));
     let ids = Arc::new(AtomicU64::new(0));
 
-    let mut tasks = Vec::new();
-    for _ in 0..callers {
-        let (channel, pending, ids) = (channel.clone(), Arc::clone(&pending), Arc::clone(&ids));
-        let queue = queue.to_owned();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Latencies::default();
-            loop {
-                let started = Instant::now();
-                if window.is_over(started) {
-                    return anyhow::Ok(latencies);
+    let caller_channel = channel.clone();
+    let queue = queue.to_owned();
+    let call = move || {
+        let (channel, pending, ids) = (
+            caller_channel.clone(),
+            Arc::clone(&pending),
+            Arc::clone(&ids),
+        );
+        let queue = queue.clone();
+        async move {
+            let id = ids.fetch_add(1, Ordering::Relaxed).to_string();
+            let (reply_tx, reply_rx) = oneshot::channel();
+            pending
+                .lock()
+                .expect("pending lock")
+                .insert(id.clone(), reply_tx);
+            let mut properties = persistent()
+                .with_priority(mom_bus::RPC_PRIORITY)
+                .with_reply_to(DIRECT_REPLY_TO.into())
+                .with_correlation_id(id.into());
+            match envelope {
+                Envelope::Plain => {}
+                Envelope::TtlOnly => {
+                    let ttl = CALL_TIMEOUT.as_millis().to_string();
+                    properties = properties.with_expiration(ttl.into());
                 }
-                let id = ids.fetch_add(1, Ordering::Relaxed).to_string();
-                let (reply_tx, reply_rx) = oneshot::channel();
-                pending
-                    .lock()
-                    .expect("pending lock")
-                    .insert(id.clone(), reply_tx);
-                let mut properties = persistent()
-                    .with_priority(mom_bus::RPC_PRIORITY)
-                    .with_reply_to(DIRECT_REPLY_TO.into())
-                    .with_correlation_id(id.into());
-                match envelope {
-                    Envelope::Plain => {}
-                    Envelope::TtlOnly => {
-                        let ttl = CALL_TIMEOUT.as_millis().to_string();
-                        properties = properties.with_expiration(ttl.into());
-                    }
-                    Envelope::BusLike => {
-                        properties = with_deadline(bus_like(properties, "bench.rpc"))
-                    }
-                }
-                channel
-                    .basic_publish(
-                        "".into(),
-                        queue.as_str().into(),
-                        BasicPublishOptions::default(),
-                        BODY,
-                        properties,
-                    )
-                    .await?;
-                tokio::time::timeout(CALL_TIMEOUT, reply_rx)
-                    .await
-                    .context("no reply in time")?
-                    .context("the reply consumer stopped")?;
-                let finished = Instant::now();
-                if window.counts(started, finished) {
-                    latencies.record(finished - started);
-                }
+                Envelope::BusLike => properties = with_deadline(bus_like(properties, "bench.rpc")),
             }
-        }));
-    }
-    let gathered = super::gather(tasks).await;
+            channel
+                .basic_publish(
+                    "".into(),
+                    queue.as_str().into(),
+                    BasicPublishOptions::default(),
+                    BODY,
+                    properties,
+                )
+                .await?;
+            tokio::time::timeout(CALL_TIMEOUT, reply_rx)
+                .await
+                .context("no reply in time")?
+                .context("the reply consumer stopped")?;
+            anyhow::Ok(())
+        }
+    };
+    let gathered = closed_loop(callers, window, call).await;
     let _ = channel.close(200, "OK".into()).await;
     let _ = dispatcher.await;
     gathered
