@@ -433,6 +433,14 @@ async fn a_panicking_handler_is_a_failure_not_a_crash() {
     handle.await.unwrap();
 }
 
+/// Publishes a `job:done` event for user `to` on `exchange`.
+async fn job_done_to(bus: &mom_bus::Bus, exchange: &Exchange, to: u32) {
+    let event = Outgoing::json("job:done", &json!({ "to": to })).unwrap();
+    bus.publish(&exchange.name, &format!("user.{to}"), &event)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn events_reach_only_the_nodes_bound_to_their_key() {
     let name = unique("events");
@@ -446,27 +454,9 @@ async fn events_reach_only_the_nodes_bound_to_their_key() {
     node_a.bindings().bind("user.1").await.unwrap();
     node_b.bindings().bind("user.2").await.unwrap();
 
-    bus.publish(
-        &exchange.name,
-        "user.1",
-        &Outgoing::json("job:done", &json!({"to": 1})).unwrap(),
-    )
-    .await
-    .unwrap();
-    bus.publish(
-        &exchange.name,
-        "user.2",
-        &Outgoing::json("job:done", &json!({"to": 2})).unwrap(),
-    )
-    .await
-    .unwrap();
-    bus.publish(
-        &exchange.name,
-        "user.3",
-        &Outgoing::json("job:done", &json!({"to": 3})).unwrap(),
-    )
-    .await
-    .unwrap();
+    job_done_to(&bus, &exchange, 1).await;
+    job_done_to(&bus, &exchange, 2).await;
+    job_done_to(&bus, &exchange, 3).await;
 
     let got_a = tokio::time::timeout(Duration::from_secs(5), node_a.recv())
         .await
@@ -481,13 +471,7 @@ async fn events_reach_only_the_nodes_bound_to_their_key() {
     assert_eq!(got_a.context.routing_key, "user.1");
 
     node_a.bindings().unbind("user.1").await.unwrap();
-    bus.publish(
-        &exchange.name,
-        "user.1",
-        &Outgoing::json("job:done", &json!({"to": 1})).unwrap(),
-    )
-    .await
-    .unwrap();
+    job_done_to(&bus, &exchange, 1).await;
     assert!(
         tokio::time::timeout(Duration::from_millis(500), node_a.recv())
             .await
