@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app;
 use crate::config::Config;
+use crate::domain::Role;
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +33,19 @@ pub enum Command {
     Migrate,
     /// Everything in one process: migrate, then every service on its port.
     Up,
+    /// Grant or revoke the admin role (System page, /system/*, /admin/*).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminAction {
+    /// Make the registered user with this email an admin.
+    Grant { email: String },
+    /// Make them a plain user again; takes effect on their next request.
+    Revoke { email: String },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -75,6 +89,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Migrate => app::migrate(&config).await,
+        Command::Admin { action } => {
+            let (email, role) = match &action {
+                AdminAction::Grant { email } => (email, Role::Admin),
+                AdminAction::Revoke { email } => (email, Role::User),
+            };
+            crate::roles::set(&config, email, role).await?;
+            println!("{email} is now {}", role.as_str());
+            Ok(())
+        }
         Command::Up => {
             let system = app::System::bind(config).await?;
             let addresses = system.addresses()?;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use crate::domain::{Email, Role};
+
 /// Everything every service may need. Each service reads only its part.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -38,6 +40,8 @@ pub struct Config {
     pub management_url: String,
     /// How long the outbox relay leaves a fresh row to its writer before publishing it itself.
     pub outbox_grace: Duration,
+    /// Users who are admins whatever their stored role (`ADMIN_EMAILS`, comma-separated).
+    pub admin_emails: Vec<Email>,
 }
 
 impl Config {
@@ -73,6 +77,7 @@ impl Config {
                 "http://guest:guest@127.0.0.1:15672",
             )?,
             outbox_grace: Duration::from_millis(var("OUTBOX_GRACE_MS", "2000")?),
+            admin_emails: admin_emails(&std::env::var("ADMIN_EMAILS").unwrap_or_default())?,
         })
     }
 
@@ -103,6 +108,16 @@ impl Config {
             panel_dir: "web/dist".into(),
             management_url: "http://guest:guest@127.0.0.1:15672".into(),
             outbox_grace: Duration::from_secs(2),
+            admin_emails: Vec::new(),
+        }
+    }
+
+    /// The role a user has: their stored one, raised to admin by `ADMIN_EMAILS`.
+    pub fn effective_role(&self, stored: Role, email: &str) -> Role {
+        if self.admin_emails.iter().any(|e| e.as_str() == email) {
+            Role::Admin
+        } else {
+            stored
         }
     }
 
@@ -123,4 +138,42 @@ where
     raw.parse::<T>()
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("invalid {name}={raw:?}"))
+}
+
+/// `a@x.io, B@y.io` → two lowercased emails; an empty or blank list is none.
+fn admin_emails(raw: &str) -> anyhow::Result<Vec<Email>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            Email::parse(e)
+                .map_err(|why| anyhow::anyhow!("invalid ADMIN_EMAILS entry {e:?}: {why}"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_emails_are_parsed_lowercased_and_checked() {
+        let emails = admin_emails(" Ada@X.io,, bob@y.org ").unwrap();
+        let emails: Vec<_> = emails.iter().map(Email::as_str).collect();
+        assert_eq!(emails, ["ada@x.io", "bob@y.org"]);
+        assert!(admin_emails("").unwrap().is_empty());
+        let error = admin_emails("ada@x.io,not-an-email")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not-an-email"), "{error}");
+    }
+
+    #[test]
+    fn admin_emails_raise_the_stored_role() {
+        let mut config = Config::local();
+        config.admin_emails = admin_emails("ada@x.io").unwrap();
+        assert_eq!(config.effective_role(Role::User, "ada@x.io"), Role::Admin);
+        assert_eq!(config.effective_role(Role::User, "bob@x.io"), Role::User);
+        assert_eq!(config.effective_role(Role::Admin, "bob@x.io"), Role::Admin);
+    }
 }

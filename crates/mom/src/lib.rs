@@ -8,6 +8,7 @@
 //! - [`store`]: PostgreSQL tables and migrations.
 //! - [`auth`]: tokens, sessions and password hashing.
 //! - [`api`], [`worker`], [`socket`], [`math`], [`panel`]: the services.
+//! - [`roles`]: `mom admin grant|revoke`, the operator's side of roles.
 //! - [`app`]: starting services, alone or together, with graceful shutdown.
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod domain;
 pub mod math;
 pub mod messages;
 pub mod panel;
+pub mod roles;
 pub mod socket;
 pub mod store;
 pub mod telemetry;

@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::extract::{traceparent, AuthUser, JsonBody};
 use super::ApiState;
 use crate::auth::password;
-use crate::domain::{Credentials, LoginObject, NewUser, UserView};
+use crate::domain::{Credentials, LoginObject, NewUser, Role, UserView};
 use crate::messages::{DbCommand, DbReply, SessionRevoked};
 use crate::topology::{event, user_key};
 
@@ -68,13 +68,11 @@ async fn login(
 ) -> Result<(StatusCode, Json<LoginObject>), ApiError> {
     let credentials = Credentials::try_from(&body).map_err(ApiError::Validation)?;
     let found = crate::store::users::find_by_email(&state.pool, credentials.email.as_str()).await?;
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
+    let hash = found.as_ref().map(|r| r.password_hash.clone());
     let verified = password::verify(&credentials.password, hash).await;
-    let user = user.filter(|_| verified).ok_or(ApiError::BadCredentials)?;
-    Ok((StatusCode::CREATED, Json(open_session(&state, user).await?)))
+    let record = found.filter(|_| verified).ok_or(ApiError::BadCredentials)?;
+    let login = open_session(&state, record.user, record.role).await?;
+    Ok((StatusCode::CREATED, Json(login)))
 }
 
 #[instrument(skip_all, fields(user_id = claims.id))]
@@ -95,7 +93,10 @@ async fn renew_token(
     let user = crate::store::users::find(&state.pool, claims.id)
         .await?
         .unwrap_or_else(|| claims.user());
-    let login = open_session(&state, user).await?;
+    let role = crate::store::users::role(&state.pool, claims.id)
+        .await?
+        .unwrap_or_default();
+    let login = open_session(&state, user, role).await?;
     state.sessions.close(&claims.sid).await?;
     revoke_on_sockets(&state, claims.id, &claims.sid).await;
     Ok(Json(login))
@@ -106,7 +107,12 @@ async fn auth_test(AuthUser(claims): AuthUser) -> Json<Value> {
 }
 
 /// A new session and its login object (`iat`/`exp` in milliseconds, as the seed answered).
-async fn open_session(state: &ApiState, user: UserView) -> Result<LoginObject, ApiError> {
+async fn open_session(
+    state: &ApiState,
+    user: UserView,
+    stored_role: Role,
+) -> Result<LoginObject, ApiError> {
+    let role = state.config.effective_role(stored_role, &user.email);
     let ttl = state.tokens.ttl;
     let sid = state.sessions.open(user.id, ttl).await?;
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -116,6 +122,7 @@ async fn open_session(state: &ApiState, user: UserView) -> Result<LoginObject, A
         iat: now_ms,
         exp: now_ms + ttl.as_millis() as i64,
         access_token,
+        role,
     })
 }
 

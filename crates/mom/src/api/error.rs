@@ -27,6 +27,9 @@ pub enum ApiError {
     /// Login with an unknown email or a wrong password (no detail, as in the seed).
     #[error("bad credentials")]
     BadCredentials,
+    /// Authenticated, but this route is not for the caller's role.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -107,6 +110,7 @@ impl IntoResponse for ApiError {
                 Some(json!({ "name": "JsonWebTokenError", "message": e.to_string() })),
             ),
             Self::BadCredentials => body(StatusCode::UNAUTHORIZED, None),
+            Self::Forbidden(message) => body(StatusCode::FORBIDDEN, Some(json!(message))),
             Self::Conflict(message) => body(StatusCode::CONFLICT, Some(json!(message))),
             Self::NotFound(message) => body(StatusCode::NOT_FOUND, Some(json!(message))),
             Self::MethodNotAllowed(message) => {

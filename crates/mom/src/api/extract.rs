@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::error::{ApiError, AuthFailure};
 use super::ApiState;
 use crate::auth::{Claims, TokenError};
+use crate::domain::Role;
 
 /// A JSON object body. Missing content type is tolerated (old clients); anything that is not
 /// a JSON object is a 400 naming the problem, an oversized body a 413.
@@ -66,6 +67,33 @@ where
             .map_err(|e: TokenError| ApiError::Unauthorized(AuthFailure::Token(e)))?;
         if !state.sessions.is_open(&claims.sid, claims.id).await? {
             return Err(ApiError::Unauthorized(AuthFailure::OldToken));
+        }
+        Ok(Self(claims))
+    }
+}
+
+/// An authenticated caller whose role is `admin` right now. The role is read from the
+/// database on every request (one indexed lookup), so `mom admin revoke` takes effect at once.
+pub struct AdminUser(pub Claims);
+
+impl<S> FromRequestParts<S> for AdminUser
+where
+    ApiState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let AuthUser(claims) = AuthUser::from_request_parts(parts, state).await?;
+        let state = ApiState::from_ref(state);
+        let stored = crate::store::users::role(&state.pool, claims.id)
+            .await?
+            .unwrap_or_default();
+        if state.config.effective_role(stored, &claims.email) != Role::Admin {
+            return Err(ApiError::Forbidden(
+                "this route needs the admin role; ask an operator to run `mom admin grant <email>`"
+                    .into(),
+            ));
         }
         Ok(Self(claims))
     }

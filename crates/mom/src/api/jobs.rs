@@ -1,6 +1,6 @@
-//! `/job`: order a math job, list my jobs.
+//! `/job`: order a math job, list my jobs (paged).
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -8,9 +8,11 @@ use tracing::instrument;
 
 use super::error::ApiError;
 use super::extract::{traceparent, AuthUser, JsonBody};
+use super::paging::Params;
 use super::ApiState;
 use crate::domain::{JobRequest, JobView};
 use crate::messages::{DbCommand, DbReply};
+use crate::store::jobs::JobSearch;
 
 pub fn router() -> Router<ApiState> {
     Router::new()
@@ -44,11 +46,21 @@ async fn create(
     }
 }
 
+/// The caller's jobs, newest first: up to `limit` (default 500, as the seed answered) below
+/// job `before`, optionally of one `status`; `Link: <…>; rel="next"` when there are more.
+#[instrument(skip_all, fields(user_id = claims.id))]
 async fn mine(
     State(state): State<ApiState>,
     AuthUser(claims): AuthUser,
-) -> Result<Json<Vec<JobView>>, ApiError> {
-    Ok(Json(
-        crate::store::jobs::list_for_owner(&state.pool, claims.id).await?,
-    ))
+    RawQuery(query): RawQuery,
+) -> Result<(HeaderMap, Json<Vec<JobView>>), ApiError> {
+    let mut params = Params::parse(query.as_deref(), &["limit", "before", "status"]);
+    let filter = JobSearch {
+        owner_id: Some(claims.id),
+        ..params.page()
+    };
+    params.check()?;
+    let found = crate::store::jobs::search(&state.pool, &filter).await?;
+    let (link, jobs) = params.page_of("/job/my", found, filter.limit);
+    Ok((link, Json(jobs.into_iter().map(|job| job.view).collect())))
 }

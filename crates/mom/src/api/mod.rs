@@ -1,10 +1,12 @@
 //! The REST API (seed contract). Reads PostgreSQL directly; every write is an RPC to the db
 //! worker over the bus.
 
+mod admin;
 mod auth;
 pub mod error;
 mod extract;
 mod jobs;
+mod paging;
 mod system;
 mod users;
 
@@ -114,6 +116,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(users::router())
         .merge(jobs::router())
         .merge(system::router())
+        .merge(admin::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -121,6 +124,8 @@ pub fn router(state: ApiState) -> Router {
             CorsLayer::new()
                 .allow_origin(Any)
                 .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+                // The panel runs on another origin and pages with `Link`.
+                .expose_headers([header::LINK])
                 .allow_headers([
                     header::AUTHORIZATION,
                     header::CONTENT_TYPE,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::extract::AuthUser;
+use super::extract::AdminUser;
 use super::ApiState;
 
 pub fn router() -> Router<ApiState> {
@@ -39,9 +39,9 @@ struct QueueRow {
     dead_letters: u64,
 }
 
-/// The work queues of this system. From the RabbitMQ management API when it answers (rates
+/// The work queues of this system (admins only). From the RabbitMQ management API when it answers (rates
 /// included), else from passive declarations (depths and consumers only).
-async fn queues(State(state): State<ApiState>, _caller: AuthUser) -> Result<Json<Value>, ApiError> {
+async fn queues(State(state): State<ApiState>, _admin: AdminUser) -> Result<Json<Value>, ApiError> {
     if let Some(rows) = from_management(&state).await {
         return Ok(Json(json!({ "source": "management", "queues": rows })));
     }

@@ -7,6 +7,6 @@ pub mod validation;
 pub mod views;
 
 pub use job::{JobRequest, JobStatus};
-pub use user::{Credentials, Email, NewUser, Password, PersonName};
+pub use user::{Credentials, Email, NewUser, Password, PersonName, Role};
 pub use validation::{FieldError, FieldErrors};
 pub use views::{JobView, LoginObject, UserView};

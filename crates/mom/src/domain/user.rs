@@ -40,6 +40,33 @@ impl Email {
     }
 }
 
+/// What a user may see: their own jobs (`user`), or also the machinery (`admin`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// The stored column; anything unknown reads as the least privileged role.
+    pub fn from_column(raw: &str) -> Self {
+        if raw == "admin" {
+            Self::Admin
+        } else {
+            Self::User
+        }
+    }
+}
+
 /// A password as typed: not empty, bounded so hashing stays cheap. Never logged or echoed.
 #[derive(Clone)]
 pub struct Password(String);

@@ -105,4 +105,7 @@ pub struct LoginObject {
     pub iat: i64,
     pub exp: i64,
     pub access_token: String,
+    /// Read from the database at login; the token does not carry it, so a revoke is immediate.
+    #[serde(default)]
+    pub role: super::Role,
 }

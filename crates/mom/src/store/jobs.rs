@@ -2,8 +2,9 @@
 //! changes nothing the second time.
 
 use chrono::{DateTime, Utc};
+use mom_math::MathMethod;
 use serde_json::Value;
-use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder, Transaction};
 
 use crate::domain::{JobStatus, JobView, UserView};
 
@@ -148,15 +149,76 @@ pub async fn fail(
     Ok(row.map(Into::into))
 }
 
-/// The owner's jobs, newest first.
-pub async fn list_for_owner(pool: &PgPool, owner_id: i32) -> sqlx::Result<Vec<JobView>> {
-    let rows = sqlx::query_as::<_, JobRow>(&format!(
-        "SELECT {COLUMNS} FROM jobs WHERE owner_id = $1 ORDER BY id DESC LIMIT 500"
-    ))
-    .bind(owner_id)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|row| Job::from(row).view).collect())
+/// Which jobs to list: every filter is optional; pages go newest first, below `before`.
+#[derive(Debug, Clone, Default)]
+pub struct JobSearch {
+    pub owner_id: Option<i32>,
+    /// Lowercased, as stored.
+    pub owner_email: Option<String>,
+    pub status: Option<JobStatus>,
+    pub method: Option<MathMethod>,
+    pub created_from: Option<DateTime<Utc>>,
+    /// Exclusive.
+    pub created_to: Option<DateTime<Utc>>,
+    /// A substring of the failure reason, case-insensitive.
+    pub error_contains: Option<String>,
+    pub before: Option<i32>,
+    pub limit: u32,
+}
+
+/// Up to `limit + 1` matching jobs, newest first: the extra row tells the caller a next page
+/// exists without a count over the whole table.
+pub async fn search(pool: &PgPool, filter: &JobSearch) -> sqlx::Result<Vec<Job>> {
+    let mut query = QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM jobs WHERE true"));
+    if let Some(owner_id) = filter.owner_id {
+        query.push(" AND owner_id = ").push_bind(owner_id);
+    }
+    if let Some(email) = &filter.owner_email {
+        query
+            .push(" AND owner_id = (SELECT id FROM users WHERE email = ")
+            .push_bind(email.clone())
+            .push(")");
+    }
+    if let Some(status) = filter.status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(method) = filter.method {
+        query
+            .push(" AND details @> jsonb_build_array(jsonb_build_object('method', ")
+            .push_bind(method.as_str())
+            .push("::text))");
+    }
+    if let Some(from) = filter.created_from {
+        query.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.created_to {
+        query.push(" AND created_at < ").push_bind(to);
+    }
+    if let Some(needle) = &filter.error_contains {
+        query
+            .push(" AND error ILIKE ")
+            .push_bind(format!("%{}%", escape_like(needle)));
+    }
+    if let Some(before) = filter.before {
+        query.push(" AND id < ").push_bind(before);
+    }
+    query
+        .push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(filter.limit) + 1);
+    let rows: Vec<JobRow> = query.build_query_as().fetch_all(pool).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// `%`, `_` and `\` match themselves inside an ILIKE pattern.
+fn escape_like(raw: &str) -> String {
+    let mut escaped = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 pub async fn find(pool: &PgPool, job_id: i32) -> sqlx::Result<Option<Job>> {
@@ -196,4 +258,12 @@ pub fn event_view(job: Job, owner: Option<UserView>) -> JobView {
     }
     view.owner = owner;
     view
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(super::escape_like(r"50%_a\b"), r"50\%\_a\\b");
+    }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool};
 
-use crate::domain::UserView;
+use crate::domain::{Role, UserView};
 
 #[derive(FromRow)]
 struct UserRow {
@@ -80,21 +80,57 @@ pub async fn insert(pool: &PgPool, user: &UserRecord<'_>) -> Result<UserView, In
     }
 }
 
-/// The user with this (lowercased) email and their password hash.
-pub async fn find_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Option<(UserView, String)>> {
+/// What login needs to know about a user.
+pub struct LoginRecord {
+    pub user: UserView,
+    pub password_hash: String,
+    /// As stored; `ADMIN_EMAILS` may still raise it (see `Config::effective_role`).
+    pub role: Role,
+}
+
+/// The user with this (lowercased) email, their password hash and stored role.
+pub async fn find_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Option<LoginRecord>> {
     #[derive(FromRow)]
     struct WithHash {
         #[sqlx(flatten)]
         user: UserRow,
         password_hash: String,
+        role: String,
     }
     let row = sqlx::query_as::<_, WithHash>(&format!(
-        "SELECT {COLUMNS}, password_hash FROM users WHERE email = $1"
+        "SELECT {COLUMNS}, password_hash, role FROM users WHERE email = $1"
     ))
     .bind(email)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| (r.user.into(), r.password_hash)))
+    Ok(row.map(|r| LoginRecord {
+        user: r.user.into(),
+        password_hash: r.password_hash,
+        role: Role::from_column(&r.role),
+    }))
+}
+
+/// The stored role of user `id`; `None` if there is no such user.
+pub async fn role(pool: &PgPool, id: i32) -> sqlx::Result<Option<Role>> {
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(role.as_deref().map(Role::from_column))
+}
+
+/// Sets the role of the user with this (lowercased) email; `false` if there is none.
+/// An operator's command, not a service path: the db worker stays the writer of everything
+/// a request can change.
+pub async fn set_role(pool: &PgPool, email: &str, role: Role) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET role = $2, updated_at = now(), version = version + 1 WHERE email = $1",
+    )
+    .bind(email)
+    .bind(role.as_str())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn find(pool: &PgPool, id: i32) -> sqlx::Result<Option<UserView>> {
@@ -103,6 +139,16 @@ pub async fn find(pool: &PgPool, id: i32) -> sqlx::Result<Option<UserView>> {
         .fetch_optional(pool)
         .await?;
     Ok(row.map(Into::into))
+}
+
+/// The users with these ids, in no particular order; unknown ids are skipped.
+pub async fn find_many(pool: &PgPool, ids: &[i32]) -> sqlx::Result<Vec<UserView>> {
+    let rows =
+        sqlx::query_as::<_, UserRow>(&format!("SELECT {COLUMNS} FROM users WHERE id = ANY($1)"))
+            .bind(ids)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<UserView>> {

@@ -216,6 +216,7 @@ impl TestApp {
             iat: claims.iat * 1000,
             exp: claims.exp * 1000,
             access_token,
+            role: Default::default(),
         };
         (serde_json::to_value(login).expect("login object"), sid)
     }

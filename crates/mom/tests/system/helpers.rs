@@ -132,7 +132,12 @@ impl TestApp {
 
     /// Registers and logs in a fresh user; returns the login object.
     pub async fn new_user(&self) -> Value {
-        let email = format!("user-{}@example.com", unique_id());
+        self.register_and_login(&format!("user-{}@example.com", unique_id()))
+            .await
+    }
+
+    /// Registers a user with this email and logs them in; returns the login object.
+    pub async fn register_and_login(&self, email: &str) -> Value {
         let registered = self
             .post_register(&json!({"firstName": "Ada", "lastName": "Lovelace", "email": email, "password": "s3cret-pw"}))
             .await;
@@ -142,7 +147,7 @@ impl TestApp {
             "{}",
             registered.text().await.unwrap()
         );
-        let login = self.post_login(&email, "s3cret-pw").await;
+        let login = self.post_login(email, "s3cret-pw").await;
         assert_eq!(login.status(), StatusCode::CREATED);
         login.json().await.unwrap()
     }
@@ -182,6 +187,48 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Writes `count` finished one-step jobs for `owner_id` straight into the database, created
+    /// `hours_ago` hours ago: for tests of reading and searching many jobs, not of running them.
+    pub async fn insert_jobs(&self, owner_id: i64, count: i32, job: SeededJob<'_>) {
+        let pool = self.pool().await;
+        sqlx::query(
+            "INSERT INTO jobs (owner_id, type, status, details, steps_total, steps_done, error,
+                               request_id, notified, created_at, updated_at, finished_at)
+             SELECT $1, 'math', $3, jsonb_build_array(jsonb_build_object('method', $4::text, 'numbers', '1,2')),
+                    1, 1, $5, 'seeded-' || gen_random_uuid(), true,
+                    now() - make_interval(hours => $6), now(), now()
+             FROM generate_series(1, $2)",
+        )
+        .bind(owner_id as i32)
+        .bind(count)
+        .bind(job.status)
+        .bind(job.method)
+        .bind(job.error)
+        .bind(job.hours_ago)
+        .execute(&pool)
+        .await
+        .expect("jobs inserted");
+        pool.close().await;
+    }
+
+    /// Follows `Link: <…>; rel="next"` from `path` to the last page; returns every job seen.
+    pub async fn get_all_pages(&self, path: &str, token: &str) -> (Vec<Value>, usize) {
+        let (mut jobs, mut pages, mut next) = (Vec::new(), 0, Some(path.to_owned()));
+        while let Some(path) = next.take() {
+            let response = self.get(&path, Some(token)).await;
+            assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+            next = next_link(&response);
+            let page: Vec<Value> = response.json().await.unwrap();
+            assert!(
+                pages == 0 || !page.is_empty(),
+                "a Link never points at an empty page"
+            );
+            jobs.extend(page);
+            pages += 1;
+        }
+        (jobs, pages)
+    }
+
     /// Stops every service gracefully and waits for them; keeps the database for a restart.
     pub async fn stop(mut self) -> Config {
         self.shutdown.cancel();
@@ -207,6 +254,51 @@ impl Drop for TestApp {
             mom::app::teardown_blocking(&self.config);
         }
     }
+}
+
+/// How [`TestApp::insert_jobs`] writes its jobs.
+pub struct SeededJob<'a> {
+    pub status: &'a str,
+    pub method: &'a str,
+    pub error: Option<&'a str>,
+    pub hours_ago: i32,
+}
+
+impl Default for SeededJob<'_> {
+    fn default() -> Self {
+        Self {
+            status: "done",
+            method: "add",
+            error: None,
+            hours_ago: 0,
+        }
+    }
+}
+
+/// The target of a `Link: <…>; rel="next"` header, if there is one.
+pub fn next_link(response: &Response) -> Option<String> {
+    let link = response.headers().get("link")?.to_str().ok()?;
+    let (target, rel) = link.split_once(';')?;
+    assert_eq!(rel.trim(), "rel=\"next\"");
+    Some(
+        target
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned(),
+    )
+}
+
+/// The properties a 400 names, in order.
+pub async fn invalid_properties(response: Response) -> Vec<String> {
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    body["message"]
+        .as_array()
+        .unwrap_or_else(|| panic!("field errors expected: {body}"))
+        .iter()
+        .map(|e| e["property"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The payload of a JWT, decoded without checking it (tests look at the claims).

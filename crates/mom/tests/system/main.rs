@@ -1,8 +1,10 @@
 //! System tests: the real services (as `mom up` runs them) against the real RabbitMQ,
 //! PostgreSQL and Redis, each test in its own database, queue prefix and Redis prefix.
 
+mod admin;
 mod auth;
 mod faults;
 mod helpers;
 mod hostile;
 mod jobs;
+mod paging;
