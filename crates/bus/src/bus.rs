@@ -291,6 +291,7 @@ impl Bus {
 
     pub(crate) fn register_consumer(&self, queue: &str) -> Arc<ConsumerState> {
         let state = Arc::new(ConsumerState::new(queue));
+        crate::health::register_in_process(&state);
         self.inner
             .consumers
             .lock()

@@ -1,7 +1,7 @@
 //! What the bus knows about its own health, for health endpoints and the System page.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -37,6 +37,47 @@ pub struct ConsumerHealth {
     /// messages ready, and re-attached.
     pub stall_recoveries: u64,
     pub millis_since_last_delivery: Option<u64>,
+}
+
+/// Every live consumer of this process, whichever [`crate::Bus`] it belongs to: for a
+/// metrics endpoint that must see the worker's consumers from the API.
+static PROCESS_CONSUMERS: Mutex<Vec<Weak<ConsumerState>>> = Mutex::new(Vec::new());
+
+pub(crate) fn register_in_process(state: &Arc<ConsumerState>) {
+    let mut all = PROCESS_CONSUMERS.lock().expect("consumer list poisoned");
+    all.retain(|c| c.strong_count() > 0);
+    all.push(Arc::downgrade(state));
+}
+
+/// Snapshots of this process's live consumers, one per queue (several consumers of one queue
+/// are added up), ordered by queue name.
+pub fn process_consumers() -> Vec<ConsumerHealth> {
+    let live: Vec<ConsumerHealth> = PROCESS_CONSUMERS
+        .lock()
+        .expect("consumer list poisoned")
+        .iter()
+        .filter_map(Weak::upgrade)
+        .map(|c| c.snapshot())
+        .collect();
+    let mut merged: Vec<ConsumerHealth> = Vec::new();
+    for consumer in live {
+        match merged.iter_mut().find(|m| m.queue == consumer.queue) {
+            Some(m) => {
+                m.attached |= consumer.attached;
+                m.in_flight += consumer.in_flight;
+                m.handled += consumer.handled;
+                m.retried += consumer.retried;
+                m.dead_lettered += consumer.dead_lettered;
+                m.stall_recoveries += consumer.stall_recoveries;
+                m.millis_since_last_delivery = m
+                    .millis_since_last_delivery
+                    .min(consumer.millis_since_last_delivery);
+            }
+            None => merged.push(consumer),
+        }
+    }
+    merged.sort_by(|a, b| a.queue.cmp(&b.queue));
+    merged
 }
 
 /// Live counters of one consumer, shared between its tasks and the health snapshot.

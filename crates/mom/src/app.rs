@@ -139,6 +139,8 @@ impl System {
 
     /// Migrates, then runs every service until `shutdown`; returns when all have stopped.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        // Before any service, so the first things they record are kept.
+        crate::meters::install();
         migrate(&self.config).await?;
         let Self {
             config,

@@ -49,6 +49,7 @@ pub enum AdminAction {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::meters::install();
     let config = Config::from_env()?;
     if config.jwt_secret == Config::DEV_JWT_SECRET {
         tracing::warn!("JWT_SECRET is the development default; set your own outside local use");

@@ -9,6 +9,7 @@
 //! - [`auth`]: tokens, sessions and password hashing.
 //! - [`api`], [`worker`], [`socket`], [`math`], [`panel`]: the services.
 //! - [`roles`]: `mom admin grant|revoke`, the operator's side of roles.
+//! - [`meters`]: the process's Prometheus recorder; `GET /metrics` renders it.
 //! - [`app`]: starting services, alone or together, with graceful shutdown.
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod domain;
 pub mod math;
 pub mod messages;
+pub mod meters;
 pub mod panel;
 pub mod roles;
 pub mod socket;

@@ -6,6 +6,7 @@ mod auth;
 pub mod error;
 mod extract;
 mod jobs;
+mod observe;
 mod paging;
 mod system;
 mod users;
@@ -86,22 +87,33 @@ impl ApiState {
             request = request.traceparent(parent);
         }
         let timeout = self.config.rpc_timeout;
-        self.bus
+        let started = std::time::Instant::now();
+        let reply = self
+            .bus
             .call_json(&self.topology.db.name, request, timeout)
-            .await
-            .map_err(|e| match e {
-                RpcError::Timeout(_) => ApiError::Timeout(format!(
-                    "no database worker answered within {} ms; try again later",
-                    timeout.as_millis()
-                )),
-                RpcError::Bus(e) => {
-                    ApiError::Unavailable(format!("the message broker is unavailable: {e}"))
-                }
-                RpcError::Remote(reason) => {
-                    ApiError::internal(anyhow::anyhow!("db worker failed: {reason}"))
-                }
-                RpcError::Decode(e) => ApiError::internal(e),
-            })
+            .await;
+        let outcome = match &reply {
+            Ok(_) => "ok",
+            Err(RpcError::Timeout(_)) => "timeout",
+            Err(RpcError::Bus(_)) => "unavailable",
+            Err(RpcError::Remote(_)) => "remote_error",
+            Err(RpcError::Decode(_)) => "decode_error",
+        };
+        metrics::histogram!("mom_rpc_duration_seconds", "kind" => kind, "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        reply.map_err(|e| match e {
+            RpcError::Timeout(_) => ApiError::Timeout(format!(
+                "no database worker answered within {} ms; try again later",
+                timeout.as_millis()
+            )),
+            RpcError::Bus(e) => {
+                ApiError::Unavailable(format!("the message broker is unavailable: {e}"))
+            }
+            RpcError::Remote(reason) => {
+                ApiError::internal(anyhow::anyhow!("db worker failed: {reason}"))
+            }
+            RpcError::Decode(e) => ApiError::internal(e),
+        })
     }
 }
 
@@ -117,9 +129,11 @@ pub fn router(state: ApiState) -> Router {
         .merge(jobs::router())
         .merge(system::router())
         .merge(admin::router())
+        .merge(observe::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn(observe::track))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -150,6 +164,8 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    crate::meters::install();
+    tokio::spawn(crate::meters::upkeep(shutdown.clone()));
     let state = ApiState::connect(&config).await?;
     let bus = state.bus.clone();
     info!(address = %listener.local_addr()?, "api listening");

@@ -14,8 +14,12 @@ use super::protocol::{
 };
 use super::Gateway;
 
+/// Sockets connected to `/user` in this process, authenticated or not.
+const SOCKETS_GAUGE: &str = "mom_socket_connections";
+
 pub async fn connected(socket: SocketRef) {
     debug!(socket = %socket.id, transport = ?socket.transport_type(), "socket connected");
+    metrics::gauge!(SOCKETS_GAUGE).increment(1.0);
     socket.on(AUTHENTICATE, authenticate);
     socket.on(DEAUTHENTICATE, deauthenticate);
     socket.on_disconnect(disconnected);
@@ -80,6 +84,7 @@ async fn disconnected(
     State(gateway): State<Arc<Gateway>>,
     reason: DisconnectReason,
 ) {
+    metrics::gauge!(SOCKETS_GAUGE).decrement(1.0);
     if let Some(claims) = gateway.rooms.forget(socket.id).await {
         Span::current().record("user_id", claims.id);
         debug!(?reason, "authenticated socket disconnected");

@@ -169,6 +169,7 @@ async fn the_openapi_document_lists_every_route() {
         "/job/my",
         "/system/queues",
         "/admin/jobs",
+        "/metrics",
         "/health",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is not documented");

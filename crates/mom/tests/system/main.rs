@@ -7,4 +7,5 @@ mod faults;
 mod helpers;
 mod hostile;
 mod jobs;
+mod metrics;
 mod paging;
