@@ -21,7 +21,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const SHOTS = join(here, '..', '..', 'artifacts', 'screenshots');
 
 const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-const user = { firstName: 'Ada', lastName: 'Lovelace', email: `e2e-${stamp}@example.com`, password: `Pw-${stamp}-secret` };
+// scripts/e2e names the user and makes that email an admin (ADMIN_EMAILS), for the System page.
+const user = { firstName: 'Ada', lastName: 'Lovelace', email: process.env.E2E_EMAIL || `e2e-${stamp}@example.com`, password: `Pw-${stamp}-secret` };
 
 let browser;
 const consoleErrors = [];

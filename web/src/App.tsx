@@ -25,7 +25,7 @@ import { LoginPage, type Flash } from './pages/LoginPage';
 import { NewJobPage } from './pages/NewJobPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { RegisterPage } from './pages/RegisterPage';
-import { SystemPage } from './pages/SystemPage';
+import { AdminsOnlyPage, SystemPage } from './pages/SystemPage';
 
 const AUTH_ERROR_TEXT: Record<string, string> = {
   'wrong-token': 'Your session is no longer valid.',
@@ -37,6 +37,8 @@ const AUTH_ERROR_TEXT: Record<string, string> = {
 
 const PUBLIC_ROUTES = new Set(['/login', '/register']);
 const JOB_POLL_MS = 5000;
+/** Jobs per request of the jobs list; older ones come with "Load more". */
+export const JOBS_PAGE_SIZE = 50;
 const RENEW_RETRY_MS = 10000;
 
 function initialSession(): { session: Session | null; expired: boolean } {
@@ -57,6 +59,10 @@ export function App({ config }: { config: RuntimeConfig }) {
   const [jobs, setJobs] = useState<Job[]>([]);
   const [jobsLoaded, setJobsLoaded] = useState(false);
   const [jobsError, setJobsError] = useState<string | null>(null);
+  // Whether the server has jobs older than the oldest loaded; `extended` once the user loaded more.
+  const [jobsHasMore, setJobsHasMore] = useState(false);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const jobsExtended = useRef(false);
   const [newIds, setNewIds] = useState<Set<number>>(() => new Set());
   const [live, setLive] = useState<LiveStatus>('closed');
   const [signingOut, setSigningOut] = useState(false);
@@ -81,6 +87,8 @@ export function App({ config }: { config: RuntimeConfig }) {
     setJobs([]);
     setJobsLoaded(false);
     setJobsError(null);
+    setJobsHasMore(false);
+    jobsExtended.current = false;
     setNewIds(new Set());
     notified.current = new Set();
     clearToasts();
@@ -148,14 +156,16 @@ export function App({ config }: { config: RuntimeConfig }) {
     const s = sessionRef.current;
     if (!s) return;
     try {
-      const list = (await api.myJobs()).map((j) => normalizeJob(j));
+      const page = await api.myJobsPage({ limit: JOBS_PAGE_SIZE });
+      const list = page.jobs.map((j) => normalizeJob(j));
       if (sessionRef.current?.login.id !== s.login.id) return;
       const uid = s.login.id;
       const unseen = unseenFinished(uid, list);
       markSeen(uid, list.filter(isFinished).map((j) => j.id));
       for (const j of list) if (isFinished(j)) notified.current.add(j.id);
       if (unseen.length) setNewIds((cur) => new Set([...cur, ...unseen]));
-      setJobs((cur) => reconcileJobs(cur, list));
+      setJobs((cur) => reconcileJobs(cur, list, Date.now(), page.hasMore));
+      if (!jobsExtended.current) setJobsHasMore(page.hasMore);
       setJobsLoaded(true);
       setJobsError(null);
     } catch (e) {
@@ -165,6 +175,31 @@ export function App({ config }: { config: RuntimeConfig }) {
     }
   };
   loadJobsRef.current = loadJobs;
+
+  /** The next page below the oldest loaded job. Older jobs are not "new": they are marked seen. */
+  const loadMoreJobs = async () => {
+    const s = sessionRef.current;
+    const loaded = jobsRef.current;
+    if (!s || loaded.length === 0) return;
+    setLoadingMore(true);
+    try {
+      const before = Math.min(...loaded.map((j) => j.id));
+      const page = await api.myJobsPage({ limit: JOBS_PAGE_SIZE, before });
+      if (sessionRef.current?.login.id !== s.login.id) return;
+      const list = page.jobs.map((j) => normalizeJob(j));
+      markSeen(s.login.id, list.filter(isFinished).map((j) => j.id));
+      for (const j of list) if (isFinished(j)) notified.current.add(j.id);
+      jobsExtended.current = true;
+      setJobs((cur) => mergeJobs(cur, list));
+      setJobsHasMore(page.hasMore);
+      setJobsError(null);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) return;
+      setJobsError(e instanceof Error ? e.message : 'unknown error');
+    } finally {
+      setLoadingMore(false);
+    }
+  };
 
   const onJobEvent = useCallback(
     (kind: JobEventKind, raw: Job) => {
@@ -336,6 +371,8 @@ export function App({ config }: { config: RuntimeConfig }) {
 
   const path = loc.path;
   const isPublic = PUBLIC_ROUTES.has(path);
+  // A hint for the navigation only: the API checks the role on every admin request.
+  const isAdmin = session?.login.role === 'admin';
   useEffect(() => {
     if (!session && !isPublic) {
       navigate(path === '/' ? '/login' : `/login?next=${encodeURIComponent(path)}`, { replace: true });
@@ -359,7 +396,19 @@ export function App({ config }: { config: RuntimeConfig }) {
       );
     else if (path === '/login') content = <LoginPage key={prefillEmail ?? ''} api={api} flash={flash} initialEmail={prefillEmail} onLoggedIn={onLoggedIn} />;
   } else if (path === '/jobs') {
-    content = <JobsPage jobs={jobs} loaded={jobsLoaded} error={jobsError} newIds={newIds} onRetry={() => void refreshJobs()} />;
+    content = (
+      <JobsPage
+        api={api}
+        jobs={jobs}
+        loaded={jobsLoaded}
+        error={jobsError}
+        newIds={newIds}
+        onRetry={() => void refreshJobs()}
+        hasMore={jobsHasMore}
+        loadingMore={loadingMore}
+        onLoadMore={() => void loadMoreJobs()}
+      />
+    );
   } else if (path === '/new') {
     content = (
       <NewJobPage
@@ -374,7 +423,7 @@ export function App({ config }: { config: RuntimeConfig }) {
       />
     );
   } else if (path === '/system') {
-    content = <SystemPage api={api} />;
+    content = isAdmin ? <SystemPage api={api} /> : <AdminsOnlyPage />;
   } else if (!isPublic && path !== '/') {
     content = <NotFoundPage />;
   }
@@ -409,9 +458,11 @@ export function App({ config }: { config: RuntimeConfig }) {
                 <Link to="/new" aria-current={path === '/new' ? 'page' : undefined} data-testid="nav-new">
                   New job
                 </Link>
-                <Link to="/system" aria-current={path === '/system' ? 'page' : undefined} data-testid="nav-system">
-                  System
-                </Link>
+                {isAdmin && (
+                  <Link to="/system" aria-current={path === '/system' ? 'page' : undefined} data-testid="nav-system">
+                    System
+                  </Link>
+                )}
               </nav>
               <div className="account">
                 <span className={`live live-${live}`} data-testid="live-status" data-status={live} title="Live updates">

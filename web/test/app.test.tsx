@@ -1,4 +1,5 @@
 import { act, render, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from '../src/App';
 import { newSession, saveSession } from '../src/lib/session';
@@ -76,12 +77,12 @@ function doneJob(id: number): Job {
   };
 }
 
-type Route = (init: RequestInit) => [number, unknown];
+type Route = (init: RequestInit, query: URLSearchParams) => [number, unknown] | [number, unknown, Record<string, string>];
 let routes: Record<string, Route>;
-const calls: { method: string; path: string; auth?: string }[] = [];
+const calls: { method: string; path: string; auth?: string; query: URLSearchParams }[] = [];
 
-function json(status: number, body: unknown) {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+function json(status: number, body: unknown, headers: Record<string, string> = {}) {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
 }
 
 beforeEach(() => {
@@ -95,14 +96,14 @@ beforeEach(() => {
   vi.stubGlobal(
     'fetch',
     vi.fn(async (url: string, init: RequestInit = {}) => {
-      const path = new URL(url).pathname;
+      const { pathname: path, searchParams: query } = new URL(url);
       const method = init.method ?? 'GET';
       const headers = (init.headers ?? {}) as Record<string, string>;
-      calls.push({ method, path, auth: headers.Authorization });
+      calls.push({ method, path, auth: headers.Authorization, query });
       const route = routes[`${method} ${path}`];
       if (!route) return json(404, { statusCode: 404 });
-      const [status, body] = route(init);
-      return json(status, body);
+      const [status, body, responseHeaders] = route(init, query);
+      return json(status, body, responseHeaders);
     }),
   );
   window.history.replaceState(null, '', '/jobs');
@@ -180,7 +181,7 @@ describe('App session care', () => {
   });
 
   it('raises a toast when a job finishes while on another page, and updates the list live', async () => {
-    signedIn();
+    signedIn({ role: 'admin' });
     window.history.replaceState(null, '', '/system');
     render(<App config={config} />);
     await waitFor(() => expect(sockets).toHaveLength(1));
@@ -214,5 +215,66 @@ describe('App session care', () => {
     expect(calls.find((c) => c.path === '/logout')!.auth).toBe('tok-1');
     expect(window.location.pathname).toBe('/login');
     expect(screen.getByTestId('flash').textContent).toMatch(/signed out/);
+  });
+});
+
+/** A finished job created `id` seconds into 2026, so the list's order is the id order. */
+function oldJob(id: number, over: Partial<Job> = {}): Job {
+  return { ...doneJob(id), createdAt: new Date(Date.UTC(2026, 0, 1) + id * 1000).toISOString(), ...over };
+}
+
+describe('App roles and the jobs list', () => {
+  it('shows the System page to admins only', async () => {
+    signedIn({ role: 'user' });
+    window.history.replaceState(null, '', '/system');
+    const { unmount } = render(<App config={config} />);
+    expect(await screen.findByTestId('admins-only')).toBeTruthy();
+    expect(screen.queryByTestId('nav-system')).toBeNull();
+    expect(calls.some((c) => c.path === '/system/queues')).toBe(false);
+    unmount();
+
+    signedIn({ role: 'admin' });
+    render(<App config={config} />);
+    expect(await screen.findByTestId('nav-system')).toBeTruthy();
+    await waitFor(() => expect(calls.some((c) => c.path === '/system/queues')).toBe(true));
+    expect(screen.queryByTestId('admins-only')).toBeNull();
+  });
+
+  it('loads older jobs page by page while the server links a next page', async () => {
+    signedIn();
+    const older = [oldJob(3), oldJob(2)];
+    routes['GET /job/my'] = (_init, query) => {
+      if (query.get('before') === '4') return [200, older];
+      return [200, [oldJob(5), oldJob(4)], { Link: '</job/my?limit=50&before=4>; rel="next"' }];
+    };
+    render(<App config={config} />);
+    await waitFor(() => expect(screen.getAllByTestId('job-card')).toHaveLength(2));
+    expect(calls[0].query.get('limit')).toBe('50');
+    await userEvent.click(screen.getByTestId('load-more'));
+    await waitFor(() => expect(screen.getAllByTestId('job-card')).toHaveLength(4));
+    const ids = screen.getAllByTestId('job-card').map((c) => c.getAttribute('data-job-id'));
+    expect(ids).toEqual(['5', '4', '3', '2']);
+    // The last page had no Link: nothing more to load.
+    expect(screen.queryByTestId('load-more')).toBeNull();
+  });
+
+  it('filters by status on the server and pages the filtered list', async () => {
+    signedIn();
+    const failed = (id: number) => oldJob(id, { status: 'failed', done: false, error: 'math service timed out' });
+    routes['GET /job/my'] = (_init, query) => {
+      if (query.get('status') === 'failed' && !query.has('before')) return [200, [failed(9)], { Link: '</job/my?status=failed&before=9>; rel="next"' }];
+      if (query.get('status') === 'failed') return [200, [failed(1)]];
+      return [200, [oldJob(10)]];
+    };
+    render(<App config={config} />);
+    await waitFor(() => expect(screen.getAllByTestId('job-card')).toHaveLength(1));
+    await userEvent.selectOptions(screen.getByTestId('job-status-filter'), 'failed');
+    await waitFor(() => expect(screen.getAllByTestId('job-card').map((c) => c.getAttribute('data-job-id'))).toEqual(['9']));
+    await userEvent.click(screen.getByTestId('load-more'));
+    await waitFor(() => expect(screen.getAllByTestId('job-card').map((c) => c.getAttribute('data-job-id'))).toEqual(['9', '1']));
+    const lastCall = calls.filter((c) => c.path === '/job/my').at(-1)!;
+    expect([lastCall.query.get('status'), lastCall.query.get('before')]).toEqual(['failed', '9']);
+    await userEvent.selectOptions(screen.getByTestId('job-status-filter'), '');
+    await waitFor(() => expect(screen.getAllByTestId('job-card').map((c) => c.getAttribute('data-job-id'))).toEqual(['10']));
   });
 });

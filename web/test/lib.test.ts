@@ -94,6 +94,15 @@ describe('jobs', () => {
     expect(reconcileJobs([fresh, liveDone], [b], later).map((j) => j.id)).toEqual([3, 2]);
   });
 
+  it('reconcile keeps older pages the user loaded when the server sent only its first page', () => {
+    const a = baseJob({ id: 1, createdAt: '2026-01-01T00:00:00.000Z' });
+    const b = baseJob({ id: 2, createdAt: '2026-01-02T00:00:00.000Z' });
+    const later = Date.parse('2026-01-03T00:00:00.000Z');
+    expect(reconcileJobs([b, a], [b], later, true).map((j) => j.id)).toEqual([2, 1]);
+    // Without more pages on the server, a job it no longer lists is gone.
+    expect(reconcileJobs([b, a], [b], later, false).map((j) => j.id)).toEqual([2]);
+  });
+
   it('tracks finished jobs shown per user', () => {
     const jobs = [baseJob({ id: 1, status: 'done', done: true }), baseJob({ id: 2, status: 'failed', error: 'x' }), baseJob({ id: 3, status: 'running' })];
     expect(unseenFinished(7, jobs)).toEqual([1, 2]);

@@ -1,4 +1,4 @@
-import type { Job, LoginObject, QueuesReport, SafeUser } from './types';
+import type { Job, JobPage, JobStatus, LoginObject, QueuesReport, SafeUser } from './types';
 
 export type ApiErrorKind = 'http' | 'network' | 'timeout';
 
@@ -46,6 +46,8 @@ interface RequestOptions {
   token?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Called with the response headers of a successful answer. */
+  onHeaders?(headers: Headers): void;
 }
 
 const DEFAULT_TIMEOUT_MS = 15000;
@@ -121,6 +123,7 @@ export class Api {
     }
     if (res.ok) {
       this.hooks.onReachable?.();
+      opts.onHeaders?.(res.headers);
       return body as T;
     }
     const err = new ApiError('http', res.status, body, describeStatus(res.status, body));
@@ -153,6 +156,23 @@ export class Api {
 
   myJobs(signal?: AbortSignal) {
     return this.request<Job[]>('GET', '/job/my', { auth: true, signal });
+  }
+
+  /** Newest first: up to `limit` jobs below job `before`, optionally of one status. */
+  async myJobsPage(query: { limit?: number; before?: number; status?: JobStatus }, signal?: AbortSignal): Promise<JobPage> {
+    const params = new URLSearchParams();
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.before !== undefined) params.set('before', String(query.before));
+    if (query.status) params.set('status', query.status);
+    let hasMore = false;
+    const jobs = await this.request<Job[]>('GET', `/job/my${params.size ? `?${params}` : ''}`, {
+      auth: true,
+      signal,
+      onHeaders: (h) => {
+        hasMore = /rel="?next"?/.test(h.get('Link') ?? '');
+      },
+    });
+    return { jobs, hasMore };
   }
 
   queues(signal?: AbortSignal) {

@@ -67,11 +67,14 @@ const RECENT_MS = 30000;
  * Replaces the list with the server's, keeping any live event that is further along than it, and
  * jobs created moments ago that a list fetched before their creation could not contain yet.
  */
-export function reconcileJobs(current: Job[], fromServer: Job[], now = Date.now()): Job[] {
+export function reconcileJobs(current: Job[], fromServer: Job[], now = Date.now(), keepOlder = false): Job[] {
   const live = new Map<number, Job>(current.map((j) => [j.id, j]));
   const ids = new Set(fromServer.map((j) => j.id));
   const recent = current.filter((j) => !ids.has(j.id) && now - (Date.parse(j.createdAt) || 0) < RECENT_MS);
-  return sortJobs([...fromServer.map((j) => newerJob(j, live.get(j.id) ?? j)), ...recent]);
+  // The server sent its first page only: pages loaded further down stay.
+  const oldest = Math.min(...fromServer.map((j) => j.id));
+  const older = keepOlder ? current.filter((j) => j.id < oldest && !recent.includes(j)) : [];
+  return sortJobs([...fromServer.map((j) => newerJob(j, live.get(j.id) ?? j)), ...recent, ...older]);
 }
 
 // ---- "new" marks: finished jobs this browser has not shown to the user yet ----

@@ -12,9 +12,17 @@ export interface LoginObject extends SafeUser {
   iat: number;
   exp: number;
   accessToken: string;
+  /** Absent from backends without roles; only `admin` sees the System page. */
+  role?: 'user' | 'admin';
 }
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
+
+/** One page of `GET /job/my`: the jobs, and whether the `Link` header offered more. */
+export interface JobPage {
+  jobs: Job[];
+  hasMore: boolean;
+}
 
 /** A math result: a number, or for `factors` one array of prime factors per input number. */
 export type StepResult = number | number[][] | unknown;

@@ -185,3 +185,14 @@ export function SystemPage({ api }: { api: Api }) {
     </Page>
   );
 }
+
+/** What a signed-in user who is not an admin sees at /system. */
+export function AdminsOnlyPage() {
+  return (
+    <Page title="System" narrow>
+      <p className="lead" data-testid="admins-only">
+        The System page is for admins. An operator can grant the role with <code>mom admin grant EMAIL</code>.
+      </p>
+    </Page>
+  );
+}
