@@ -50,7 +50,14 @@ pub enum AdminAction {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::meters::install();
-    let config = Config::from_env()?;
+    run_with(cli, Config::from_env()?).await
+}
+
+/// [`run`] on a given configuration (tests pass their own instead of the environment).
+pub async fn run_with(cli: Cli, config: Config) -> anyhow::Result<()> {
+    if let Command::Admin { action } = &cli.command {
+        return admin(&config, action).await;
+    }
     if config.jwt_secret == Config::DEV_JWT_SECRET {
         tracing::warn!("JWT_SECRET is the development default; set your own outside local use");
     }
@@ -90,15 +97,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Migrate => app::migrate(&config).await,
-        Command::Admin { action } => {
-            let (email, role) = match &action {
-                AdminAction::Grant { email } => (email, Role::Admin),
-                AdminAction::Revoke { email } => (email, Role::User),
-            };
-            crate::roles::set(&config, email, role).await?;
-            println!("{email} is now {}", role.as_str());
-            Ok(())
-        }
+        Command::Admin { ref action } => admin(&config, action).await,
         Command::Up => {
             let system = app::System::bind(config).await?;
             let addresses = system.addresses()?;
@@ -109,4 +108,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             system.run(shutdown).await
         }
     }
+}
+
+/// `mom admin grant|revoke EMAIL`: an error (exit code 1) says why nothing changed.
+async fn admin(config: &Config, action: &AdminAction) -> anyhow::Result<()> {
+    let (email, role) = match action {
+        AdminAction::Grant { email } => (email, Role::Admin),
+        AdminAction::Revoke { email } => (email, Role::User),
+    };
+    crate::roles::set(config, email, role).await?;
+    println!("{email} is now {}", role.as_str());
+    Ok(())
 }

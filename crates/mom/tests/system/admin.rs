@@ -1,7 +1,6 @@
 //! Roles: who may see the machinery, and how an operator grants and revokes it.
 
-use std::process::Command;
-
+use clap::Parser as _;
 use mom::domain::{Email, Role};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -68,14 +67,12 @@ async fn admin_emails_make_admins_without_a_grant() {
     assert!(error.to_string().contains("ADMIN_EMAILS"), "{error}");
 }
 
-fn mom_admin(app: &TestApp, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mom"))
-        .arg("admin")
-        .args(args)
-        .env("DATABASE_URL", &app.config.database_url)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("mom runs")
+/// `mom admin ARGS…` as the binary parses and runs it, on this test's database. (The binary
+/// itself lives in a target directory other worktrees build into, so it is not run here.)
+async fn mom_admin(app: &TestApp, args: &[&str]) -> anyhow::Result<()> {
+    let argv = ["mom", "admin"].iter().chain(args);
+    let cli = mom::cli::Cli::try_parse_from(argv)?;
+    mom::cli::run_with(cli, app.config.clone()).await
 }
 
 #[tokio::test]
@@ -85,30 +82,40 @@ async fn mom_admin_grants_revokes_and_fails_clearly_on_unknown_emails() {
     let email = login["email"].as_str().unwrap();
     let token = login["accessToken"].as_str().unwrap();
 
-    let granted = mom_admin(&app, &["grant", email]);
-    assert!(granted.status.success(), "{granted:?}");
+    mom_admin(&app, &["grant", email]).await.unwrap();
     assert_eq!(
         app.get("/system/queues", Some(token)).await.status(),
         StatusCode::OK
     );
 
-    let revoked = mom_admin(&app, &["revoke", &email.to_uppercase()]);
-    assert!(revoked.status.success(), "{revoked:?}");
+    mom_admin(&app, &["revoke", &email.to_uppercase()])
+        .await
+        .unwrap();
     assert_eq!(
         app.get("/system/queues", Some(token)).await.status(),
         StatusCode::FORBIDDEN
     );
 
-    let unknown = mom_admin(&app, &["grant", "nobody@example.com"]);
-    assert!(!unknown.status.success());
-    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    let unknown = mom_admin(&app, &["grant", "nobody@example.com"])
+        .await
+        .unwrap_err();
     assert!(
-        stderr.contains("no user has the email nobody@example.com"),
-        "{stderr}"
+        unknown
+            .to_string()
+            .contains("no user has the email nobody@example.com"),
+        "{unknown}"
     );
-    let invalid = mom_admin(&app, &["grant", "not-an-email"]);
-    assert!(!invalid.status.success());
-    assert!(String::from_utf8_lossy(&invalid.stderr).contains("not an email address"));
+    let invalid = mom_admin(&app, &["grant", "not-an-email"])
+        .await
+        .unwrap_err();
+    assert!(
+        invalid.to_string().contains("not an email address"),
+        "{invalid}"
+    );
+    assert!(
+        mom_admin(&app, &["promote", email]).await.is_err(),
+        "unknown action"
+    );
 }
 
 /// An admin's token and the ids and emails of two users with seeded jobs.
