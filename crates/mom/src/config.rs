@@ -28,15 +28,20 @@ pub struct Config {
     pub math_url: String,
     pub math_max_delay: Duration,
     pub math_timeout: Duration,
+    /// Steps waiting on the math service at once (its capacity; also the math prefetch).
     pub math_concurrency: u16,
+    /// Whether workers speak HTTP/2 (prior knowledge) to the math service.
+    pub math_http2: bool,
     pub math_retry_initial: Duration,
     pub math_attempts: u32,
+    /// Messages the db worker holds at once; the job writes among them share transactions.
     pub db_concurrency: u16,
     pub socket_reverify: Duration,
     pub panel_dir: PathBuf,
     /// RabbitMQ management API, for the System page; optional.
     pub management_url: String,
-    /// How long the outbox relay leaves a fresh row to its writer before publishing it itself.
+    /// How long the outbox relay leaves a fresh row to its writer before publishing it itself;
+    /// longer than a publish may take (5 s), so a slow broker never gets a row twice.
     pub outbox_grace: Duration,
 }
 
@@ -62,17 +67,18 @@ impl Config {
             math_url: var("MATH_URL", "http://127.0.0.1:7090")?,
             math_max_delay: Duration::from_millis(var("MATH_MAX_DELAY_MS", "10000")?),
             math_timeout: Duration::from_millis(var("MATH_TIMEOUT_MS", "15000")?),
-            math_concurrency: var("MATH_CONCURRENCY", "64")?,
+            math_concurrency: var("MATH_CONCURRENCY", "10000")?,
+            math_http2: var("MATH_HTTP2", "true")?,
             math_retry_initial: Duration::from_millis(var("MATH_RETRY_INITIAL_MS", "1000")?),
             math_attempts: var("MATH_ATTEMPTS", "5")?,
-            db_concurrency: var("DB_CONCURRENCY", "16")?,
+            db_concurrency: var("DB_CONCURRENCY", "256")?,
             socket_reverify: Duration::from_secs(var("SOCKET_REVERIFY_SECONDS", "60")?),
             panel_dir: var("PANEL_DIR", "web/dist")?,
             management_url: var(
                 "RABBITMQ_MANAGEMENT_URL",
                 "http://guest:guest@127.0.0.1:15672",
             )?,
-            outbox_grace: Duration::from_millis(var("OUTBOX_GRACE_MS", "2000")?),
+            outbox_grace: Duration::from_millis(var("OUTBOX_GRACE_MS", "10000")?),
         })
     }
 
@@ -95,14 +101,15 @@ impl Config {
             math_url: "http://127.0.0.1:7090".into(),
             math_max_delay: Duration::from_secs(10),
             math_timeout: Duration::from_secs(15),
-            math_concurrency: 64,
+            math_concurrency: 10000,
+            math_http2: true,
             math_retry_initial: Duration::from_secs(1),
             math_attempts: 5,
-            db_concurrency: 16,
+            db_concurrency: 256,
             socket_reverify: Duration::from_secs(60),
             panel_dir: "web/dist".into(),
             management_url: "http://guest:guest@127.0.0.1:15672".into(),
-            outbox_grace: Duration::from_secs(2),
+            outbox_grace: Duration::from_secs(10),
         }
     }
 
