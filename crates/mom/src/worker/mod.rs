@@ -1,6 +1,7 @@
 //! The worker: consumes the `db` queue (the only writer of PostgreSQL) and the `math` queue
 //! (steps that call the external math service), and relays the outbox.
 
+mod commit;
 mod db;
 mod math;
 mod relay;
@@ -12,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::config::Config;
+pub use commit::{Committer, JobWrite, WriteError, Written};
 pub use db::DbHandler;
 pub use math::MathHandler;
 pub use relay::Relay;
@@ -32,7 +34,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let db = Consumer::new(
         &bus,
         topology.db.clone(),
-        DbHandler::new(pool.clone(), relay.clone(), topology.clone()),
+        DbHandler::new(
+            pool.clone(),
+            Committer::start(pool.clone(), relay.clone(), topology.clone()),
+        ),
     )
     .concurrency(config.db_concurrency);
     let math = Consumer::new(

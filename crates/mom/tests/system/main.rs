@@ -6,3 +6,4 @@ mod faults;
 mod helpers;
 mod hostile;
 mod jobs;
+mod pipeline;
