@@ -43,6 +43,8 @@ pub struct Config {
     /// How long the outbox relay leaves a fresh row to its writer before publishing it itself;
     /// longer than a publish may take (5 s), so a slow broker never gets a row twice.
     pub outbox_grace: Duration,
+    /// A job with no step recorded for this long is failed; `None`: derived from the timeouts.
+    pub job_stall: Option<Duration>,
 }
 
 impl Config {
@@ -79,6 +81,13 @@ impl Config {
                 "http://guest:guest@127.0.0.1:15672",
             )?,
             outbox_grace: Duration::from_millis(var("OUTBOX_GRACE_MS", "10000")?),
+            job_stall: match std::env::var("JOB_STALL_SECONDS") {
+                Ok(_) => match var::<u64>("JOB_STALL_SECONDS", "0")? {
+                    0 => anyhow::bail!("invalid JOB_STALL_SECONDS=0: it must be at least 1"),
+                    secs => Some(Duration::from_secs(secs)),
+                },
+                Err(_) => None,
+            },
         })
     }
 
@@ -110,7 +119,19 @@ impl Config {
             panel_dir: "web/dist".into(),
             management_url: "http://guest:guest@127.0.0.1:15672".into(),
             outbox_grace: Duration::from_secs(10),
+            job_stall: None,
         }
+    }
+
+    /// How long a job may go without a recorded step before it is failed: `JOB_STALL_SECONDS`,
+    /// or the longest a step can legitimately take — every math attempt timing out after the
+    /// longest backoff (60 s), then the db worker's retries (8 × 30 s) — plus 5 minutes for
+    /// waiting in a queue.
+    pub fn job_stall_after(&self) -> Duration {
+        self.job_stall.unwrap_or_else(|| {
+            let math = (self.math_timeout + Duration::from_secs(60)) * self.math_attempts.max(1);
+            math + Duration::from_secs(8 * 30 + 300)
+        })
     }
 
     pub fn bus_config(&self, service: &str) -> mom_bus::BusConfig {

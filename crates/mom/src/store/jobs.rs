@@ -272,6 +272,31 @@ pub async fn fail(
     Ok(row.map(Into::into))
 }
 
+/// Fails every job that has not moved for `idle_secs` (no step recorded, not ended), with
+/// `reason`; returns them with their owners.
+pub async fn fail_stalled(
+    tx: &mut Transaction<'_, Postgres>,
+    idle_secs: f64,
+    reason: &str,
+) -> sqlx::Result<Vec<Job>> {
+    let rows = sqlx::query_as::<_, JobWithOwnerRow>(&format!(
+        "WITH j AS (
+            UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now(),
+                version = version + 1
+            WHERE status IN ('queued', 'running')
+              AND updated_at < now() - make_interval(secs => $1)
+            RETURNING {COLUMNS}
+         )
+         {}",
+        with_owner("")
+    ))
+    .bind(idle_secs)
+    .bind(reason)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
 /// The owner's jobs, newest first.
 pub async fn list_for_owner(pool: &PgPool, owner_id: i32) -> sqlx::Result<Vec<JobView>> {
     let rows = sqlx::query_as::<_, JobRow>(&format!(

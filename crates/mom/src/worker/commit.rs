@@ -53,6 +53,9 @@ pub enum JobWrite {
     },
     /// The owner has been sent these jobs' final events.
     Notified { job_ids: Vec<i32> },
+    /// End `failed` every job that has not moved for this long: whatever was to move it was
+    /// lost (a dead-lettered command, say), and a job that got 201 must end.
+    FailStalled { idle_for: std::time::Duration },
 }
 
 /// What a committed write produced.
@@ -200,8 +203,8 @@ impl Batcher {
         }
         let mut written: Vec<Written> = batch.iter().map(|_| Written::Done).collect();
         let mut messages = Vec::new();
-        let (mut creates, mut records, mut fails, mut notified) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut creates, mut records, mut fails, mut notified, mut stalled) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), None);
         for (i, pending) in batch.iter().enumerate() {
             let parent = pending.traceparent.as_deref();
             match &pending.write {
@@ -228,6 +231,7 @@ impl Batcher {
                     reason,
                 } => fails.push((*job_id, *step, reason, parent)),
                 JobWrite::Notified { job_ids } => notified.extend_from_slice(job_ids),
+                JobWrite::FailStalled { idle_for } => stalled = Some((*idle_for, parent)),
             }
         }
 
@@ -281,6 +285,17 @@ impl Batcher {
             jobs::mark_notified(&mut tx, &notified).await?;
         }
 
+        if let Some((idle_for, parent)) = stalled {
+            let reason = format!(
+                "the job stopped making progress: no step was recorded for {} s",
+                idle_for.as_secs()
+            );
+            for job in jobs::fail_stalled(&mut tx, idle_for.as_secs_f64(), &reason).await? {
+                warn!(job_id = job.view.id, %reason, "stalled job failed");
+                messages.push(self.event(&job, event::JOB_FAILED, parent));
+            }
+        }
+
         outbox::insert_many(&mut tx, &mut messages).await?;
         tx.commit().await?;
         Ok((written, messages))
@@ -309,8 +324,9 @@ impl Batcher {
             .and_then(|d| serde_json::from_value::<MathStep>(d).ok());
         match operation {
             Some(operation) => {
-                messages.push(self.math_task(job_id, next, &operation, parent));
+                // The event goes out before the task that leads to the next one.
                 messages.push(self.event(&job, event::JOB_PROGRESS, parent));
+                messages.push(self.math_task(job_id, next, &operation, parent));
             }
             None => {
                 warn!(

@@ -305,3 +305,28 @@ async fn hundreds_of_slow_steps_wait_at_once_and_never_delay_job_creation() {
         assert_eq!(job["details"][0]["result"], 3);
     }
 }
+
+#[tokio::test]
+async fn a_job_that_stops_moving_ends_failed_with_a_reason() {
+    // The math service takes every call and never answers: nothing will move the job.
+    let math = GatedMath::start().await;
+    let app = spawn_app_with(|config| {
+        config.math_url = math.url.clone();
+        config.math_timeout = Duration::from_secs(120);
+        config.job_stall = Some(Duration::from_secs(1));
+    })
+    .await;
+    let login = app.new_user().await;
+    let token = login["accessToken"].as_str().unwrap();
+    let response = app.post_job(token, &crate::helpers::math_job()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = response.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    math.wait_holding(1).await;
+
+    let job = app.wait_for_end(token, id, Duration::from_secs(30)).await;
+    assert_eq!(job["status"], "failed");
+    let reason = job["error"].as_str().unwrap();
+    assert!(reason.contains("stopped making progress"), "{reason}");
+
+    assert_eq!(job["stepsDone"], 0);
+}
