@@ -8,6 +8,8 @@ use serde_json::Value;
 use super::error::{ApiError, AuthFailure};
 use super::ApiState;
 use crate::auth::{Claims, TokenError};
+use crate::domain::idempotency::HEADER as IDEMPOTENCY_KEY;
+use crate::domain::{FieldErrors, IdempotencyKey};
 
 /// A JSON object body. Missing content type is tolerated (old clients); anything that is not
 /// a JSON object is a 400 naming the problem, an oversized body a 413.
@@ -77,4 +79,26 @@ pub fn traceparent(headers: &axum::http::HeaderMap) -> Option<String> {
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// The request's `Idempotency-Key`, if it sent one; a malformed key is a 400 naming the header.
+pub fn idempotency_key(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(raw) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    // Header values that are not visible ASCII fail `to_str`; they get the same answer.
+    let text = raw.to_str().unwrap_or("\u{0}");
+    IdempotencyKey::parse(text).map(Some).map_err(|message| {
+        let mut errors = FieldErrors::default();
+        let echoed = (text.len() <= IdempotencyKey::MAX_LEN).then(|| Value::from(text));
+        errors.add(
+            IDEMPOTENCY_KEY,
+            echoed.as_ref(),
+            "isIdempotencyKey",
+            message,
+        );
+        ApiError::Validation(errors)
+    })
 }

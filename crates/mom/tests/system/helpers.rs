@@ -117,6 +117,25 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// A POST with an `Idempotency-Key` header.
+    pub async fn post_with_key(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+        key: &str,
+    ) -> Response {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .header("Idempotency-Key", key);
+        if let Some(token) = token {
+            request = request.header("Authorization", token);
+        }
+        request.send().await.expect("request sent")
+    }
+
     pub async fn post_register(&self, body: &Value) -> Response {
         self.post("/register", body, None).await
     }

@@ -5,4 +5,5 @@ mod auth;
 mod faults;
 mod helpers;
 mod hostile;
+mod idempotency;
 mod jobs;
