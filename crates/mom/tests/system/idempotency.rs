@@ -253,3 +253,28 @@ async fn malformed_keys_are_400_naming_the_header() {
         "nothing was stored"
     );
 }
+
+#[tokio::test]
+async fn browsers_on_another_origin_may_send_the_key() {
+    let app = spawn_app().await;
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/job"))
+        .header("Origin", "http://localhost:9090")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type,idempotency-key",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let allowed = preflight
+        .headers()
+        .get("access-control-allow-headers")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("idempotency-key"), "{allowed}");
+}
