@@ -99,7 +99,8 @@ fn factor_input(n: &Num) -> Result<u64, MathError> {
         },
         // A decimal with an integral value is exactly that integer, so it is accepted.
         Num::Float(x) if x.fract() != 0.0 => refuse("it is not a whole number"),
-        Num::Float(x) if x == 0.0 => refuse(ZERO),
+        // Matches -0.0 too: float patterns compare with `==`.
+        Num::Float(0.0) => refuse(ZERO),
         Num::Float(x) if x < 0.0 => refuse("negative numbers have no prime factors"),
         // 2^64 is the first float above u64::MAX; `as` would saturate, so refuse it here.
         Num::Float(x) if x >= 18446744073709551616.0 => {
