@@ -233,6 +233,16 @@ pub fn jwt_claims(token: &str) -> Value {
     mom::auth::token::unverified_claims(token).expect("a JWT")
 }
 
+/// `details[i].result` of a job, in order.
+pub fn step_results(job: &Value) -> Vec<Value> {
+    job["details"]
+        .as_array()
+        .expect("details is an array")
+        .iter()
+        .map(|d| d["result"].clone())
+        .collect()
+}
+
 pub fn math_job() -> Value {
     json!({
         "type": "math",

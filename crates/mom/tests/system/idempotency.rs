@@ -27,6 +27,16 @@ async fn assert_key_reused(response: Response) {
     );
 }
 
+/// Every response is a 201 with the same `id`; returns it.
+async fn same_id(responses: Vec<Response>) -> Value {
+    let mut ids = Vec::new();
+    for response in responses {
+        ids.push(created(response).await["id"].clone());
+    }
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    ids.swap_remove(0)
+}
+
 fn registration(email: &str, password: &str) -> Value {
     json!({"firstName": "Grace", "lastName": "Hopper", "email": email, "password": password})
 }
@@ -78,15 +88,11 @@ async fn racing_requests_with_one_key_create_one_job() {
 
     let responses =
         join_all((0..8).map(|_| app.post_with_key("/job", &body, Some(token), &key))).await;
-    let mut ids = Vec::new();
-    for response in responses {
-        ids.push(created(response).await["id"].clone());
-    }
-    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let id = same_id(responses).await;
     let mine = app.get_my_jobs(token).await;
     assert_eq!(mine.len(), 1, "{mine:?}");
     let done = app
-        .wait_for_end(token, ids[0].as_i64().unwrap(), Duration::from_secs(20))
+        .wait_for_end(token, id.as_i64().unwrap(), Duration::from_secs(20))
         .await;
     assert_eq!(done["stepsDone"], 3, "each step recorded once: {done}");
 }
@@ -207,11 +213,7 @@ async fn racing_registrations_with_one_key_create_one_user() {
     let key = unique_id();
     let responses =
         join_all((0..8).map(|_| app.post_with_key("/register", &body, None, &key))).await;
-    let mut ids = Vec::new();
-    for response in responses {
-        ids.push(created(response).await["id"].clone());
-    }
-    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    same_id(responses).await;
 }
 
 #[tokio::test]

@@ -33,12 +33,7 @@ async fn a_three_step_job_completes_with_exact_results() {
     assert_eq!(done["status"], "done");
     assert_eq!(done["done"], true);
     assert_eq!(done["stepsDone"], 3);
-    let results: Vec<Value> = done["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["result"].clone())
-        .collect();
+    let results = step_results(&done);
     assert_eq!(results, vec![json!(6), json!(24), json!([[2, 3], [97]])]);
     assert!(
         done.get("owner").is_none(),
@@ -62,12 +57,7 @@ async fn results_are_exact_and_correct_where_the_seed_was_not() {
     let done = app
         .wait_for_end(token, job["id"].as_i64().unwrap(), Duration::from_secs(20))
         .await;
-    let results: Vec<Value> = done["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["result"].clone())
-        .collect();
+    let results = step_results(&done);
     assert_eq!(
         results,
         vec![
@@ -98,12 +88,7 @@ async fn integer_results_of_any_size_are_exact_and_lossless_for_javascript() {
         .wait_for_end(token, job["id"].as_i64().unwrap(), Duration::from_secs(20))
         .await;
     assert_eq!(done["status"], "done", "{done}");
-    let results: Vec<Value> = done["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["result"].clone())
-        .collect();
+    let results = step_results(&done);
     // Safe integers stay JSON numbers (the seed's shape); larger ones are decimal strings.
     assert_eq!(
         results,
