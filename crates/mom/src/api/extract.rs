@@ -88,17 +88,21 @@ pub fn idempotency_key(
     let Some(raw) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
-    // Header values that are not visible ASCII fail `to_str`; they get the same answer.
-    let text = raw.to_str().unwrap_or("\u{0}");
-    IdempotencyKey::parse(text).map(Some).map_err(|message| {
-        let mut errors = FieldErrors::default();
-        let echoed = (text.len() <= IdempotencyKey::MAX_LEN).then(|| Value::from(text));
-        errors.add(
-            IDEMPOTENCY_KEY,
-            echoed.as_ref(),
-            "isIdempotencyKey",
-            message,
-        );
-        ApiError::Validation(errors)
-    })
+    // Values with bytes beyond ASCII fail `to_str`; a NUL gets them the same reason.
+    let text = raw.to_str().ok();
+    IdempotencyKey::parse(text.unwrap_or("\u{0}"))
+        .map(Some)
+        .map_err(|message| {
+            let mut errors = FieldErrors::default();
+            let echoed = text
+                .filter(|t| t.len() <= IdempotencyKey::MAX_LEN)
+                .map(Value::from);
+            errors.add(
+                IDEMPOTENCY_KEY,
+                echoed.as_ref(),
+                "isIdempotencyKey",
+                message,
+            );
+            ApiError::Validation(errors)
+        })
 }
