@@ -69,7 +69,8 @@ impl From<JobRow> for Job {
                 kind: row.kind,
                 done: status == JobStatus::Done,
                 status,
-                details: row.details,
+                // Rows written before results were lossless may hold integers past 2^53.
+                details: mom_math::wire::lossless(row.details),
                 steps_done: row.steps_done,
                 steps_total: row.steps_total,
                 error: row.error,

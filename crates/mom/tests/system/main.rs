@@ -5,5 +5,6 @@ mod auth;
 mod faults;
 mod helpers;
 mod hostile;
+mod idempotency;
 mod jobs;
 mod pipeline;
