@@ -21,7 +21,7 @@ function job(details: { method: string; numbers: string }[]): Job {
   };
 }
 
-function setup(submit = vi.fn(async (d: { method: string; numbers: string }[]) => job(d))) {
+function setup(submit = vi.fn(async (d: { method: string; numbers: string }[], _key: string) => job(d))) {
   const onCreated = vi.fn();
   const user = userEvent.setup();
   render(<JobForm submit={submit} onCreated={onCreated} />);
@@ -70,7 +70,7 @@ describe('JobForm', () => {
     await user.selectOptions(method(0), 'divide');
     expect(errorOf(0)?.textContent).toMatch(/Cannot divide by zero/);
     await user.selectOptions(method(0), 'factors');
-    expect(errorOf(0)).toBeNull();
+    expect(errorOf(0)?.textContent).toMatch(/0 has no prime factors/);
     await user.clear(numbers(0));
     await user.type(numbers(0), '12,-3');
     await user.tab();
@@ -146,10 +146,13 @@ describe('JobForm', () => {
     await user.type(numbers(1), '12,97');
     expect(submitButton().getAttribute('aria-disabled')).toBeNull();
     await user.click(submitButton());
-    expect(submit).toHaveBeenCalledWith([
-      { method: 'add', numbers: '1,2,3' },
-      { method: 'factors', numbers: '12,97' },
-    ]);
+    expect(submit).toHaveBeenCalledWith(
+      [
+        { method: 'add', numbers: '1,2,3' },
+        { method: 'factors', numbers: '12,97' },
+      ],
+      expect.stringMatching(/^[0-9a-f-]{36}$/),
+    );
     await waitFor(() => expect(onCreated).toHaveBeenCalledTimes(1));
   });
 
@@ -217,7 +220,28 @@ describe('JobForm', () => {
     const { user } = setup(vi.fn(async () => Promise.reject(new ApiError('http', 503, body, 'no worker'))));
     await user.type(numbers(0), '1,2');
     await user.click(submitButton());
-    await waitFor(() => expect(screen.getByTestId('form-error').textContent).toMatch(/unavailable right now/));
+    await waitFor(() => expect(screen.getByTestId('form-error').textContent).toMatch(/may not be ordered yet.*never be ordered twice/));
     expect(numbers(0).value).toBe('1,2');
+  });
+
+  it('orders the same job again with the same Idempotency-Key, a changed job with a new one', async () => {
+    const unavailable = new ApiError('network', 0, null, 'The server cannot be reached.');
+    const submit = vi.fn(async (d: { method: string; numbers: string }[], _key: string) => {
+      if (submit.mock.calls.length < 3) throw unavailable;
+      return job(d);
+    });
+    const { user, onCreated } = setup(submit);
+    await user.type(numbers(0), '1,2');
+    await user.click(submitButton());
+    await waitFor(() => expect(screen.getByTestId('form-error')).toBeTruthy());
+    await user.click(submitButton());
+    await waitFor(() => expect(submit).toHaveBeenCalledTimes(2));
+    await user.type(numbers(0), ',3');
+    await user.click(submitButton());
+    await waitFor(() => expect(onCreated).toHaveBeenCalledTimes(1));
+    const keys = submit.mock.calls.map((c) => c[1]);
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(submit.mock.calls[2][0]).toEqual([{ method: 'add', numbers: '1,2,3' }]);
   });
 });

@@ -35,9 +35,10 @@ describe('checkNumbers', () => {
     expect(checkNumbers('multiply', '8,0').ok).toBe(true);
   });
 
-  it('needs non-negative integers up to u64::MAX for factors', () => {
+  it('needs positive integers up to u64::MAX for factors', () => {
     expect(checkNumbers('factors', '12,97').ok).toBe(true);
-    expect(checkNumbers('factors', '0,1').ok).toBe(true);
+    expect(checkNumbers('factors', '1').ok).toBe(true);
+    expect(checkNumbers('factors', '12,0').error).toMatch(/0 has no prime factors.*number 2/);
     expect(checkNumbers('factors', '18446744073709551615').ok).toBe(true);
     expect(checkNumbers('factors', '18446744073709551616').error).toMatch(/too large/);
     expect(checkNumbers('factors', '12,-3').error).toMatch(/-3 is negative/);

@@ -16,8 +16,8 @@ struct Cli {
 enum Command {
     /// mom-bus next to raw lapin on the same broker: confirmed publishing, consuming, RPC.
     Bus(mom_bench::bus::BusArgs),
-    /// The whole system (`mom up` in-process, math delay 0): POST /job throughput and latency,
-    /// and a job's end-to-end latency.
+    /// The whole system (`mom up` in-process): POST /job and completion rates with CPU per job,
+    /// end-to-end latency, or (`--jobs N --math-delay-ms M`) a burst of slow jobs.
     System(mom_bench::system::SystemArgs),
 }
 

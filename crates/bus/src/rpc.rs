@@ -1,10 +1,11 @@
 //! Request/reply over RabbitMQ direct reply-to (`amq.rabbitmq.reply-to`).
 //!
 //! One reply consumer per connection feeds a map of correlation ids to waiting callers; no
-//! queue is ever declared per call. A request carries its deadline twice: as the AMQP
-//! `expiration`, so the broker drops it if nobody takes it in time, and as a header, so the
-//! server can give up early. A reply arriving after its caller gave up finds no entry in the
-//! map and is dropped.
+//! queue is ever declared per call. A request carries its deadline as a header: a server that
+//! takes it after the deadline drops it unanswered, and one that is busy with it can give up
+//! early. It carries no AMQP `expiration`: the broker would dead-letter an expired request,
+//! and a dead-letter queue must never hold what a request carries (a password hash, say). A
+//! reply arriving after its caller gave up finds no entry in the map and is dropped.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -84,8 +85,7 @@ impl RpcClient {
         let mut properties = request
             .properties()
             .with_correlation_id(correlation_id.as_str().into())
-            .with_reply_to(DIRECT_REPLY_TO.into())
-            .with_expiration(remaining.as_millis().max(1).to_string().into());
+            .with_reply_to(DIRECT_REPLY_TO.into());
         let mut headers = properties.headers().clone().unwrap_or_default();
         headers.insert(
             header::DEADLINE_MS.into(),

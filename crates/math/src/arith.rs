@@ -1,9 +1,12 @@
-//! `add`, `subtract`, `multiply` and `divide`: exact on whole numbers, `f64` once a decimal appears.
+//! `add`, `subtract`, `multiply` and `divide`: exact on whole numbers at any size (big
+//! integers), `f64` once a decimal appears.
 
+use num_bigint::BigInt;
+use num_traits::{ToPrimitive, Zero};
 use serde_json::Value;
 
-use crate::numbers::{Num, INT_MAX, INT_MIN};
-use crate::{MathError, MathMethod};
+use crate::numbers::Num;
+use crate::{wire, MathError, MathMethod};
 
 /// The four arithmetic methods on a non-empty list. `Factors` is not arithmetic and is refused
 /// by the caller before this is reached.
@@ -31,44 +34,43 @@ fn to_f64(n: &Num) -> f64 {
     }
 }
 
+/// Inputs are bounded (at most 100 numbers of 64 bits), so an exact result has at most
+/// 6400 bits: computing it is always cheap.
 fn integer(method: MathMethod, nums: &[i128]) -> Result<Value, MathError> {
     let (&first, rest) = nums.split_first().ok_or(MathError::Empty)?;
-    let exact = match method {
-        // Inputs are 64-bit and at most MAX_NUMBERS of them, so i128 sums cannot wrap; checked anyway.
-        MathMethod::Add => nums.iter().try_fold(0i128, |acc, &n| acc.checked_add(n)),
-        MathMethod::Subtract => rest.iter().try_fold(first, |acc, &n| acc.checked_sub(n)),
+    let exact: BigInt = match method {
+        MathMethod::Add => nums.iter().map(|&n| BigInt::from(n)).sum(),
+        MathMethod::Subtract => rest.iter().fold(BigInt::from(first), |acc, &n| acc - n),
         MathMethod::Multiply => product(nums),
         MathMethod::Divide => return integer_divide(first, rest),
         MathMethod::Factors => unreachable!("factors is not arithmetic"),
     };
-    exact.ok_or(MathError::Overflow).and_then(int_value)
+    Ok(wire::integer(&exact))
 }
 
-/// The exact product, or `None` if it leaves i128.
-fn product(nums: &[i128]) -> Option<i128> {
-    // A zero makes the product 0 even where a partial product would have overflowed. Without
-    // zeros every |factor| >= 1, so once a partial product overflows the full one does too.
-    if nums.contains(&0) {
-        return Some(0);
-    }
-    nums.iter().try_fold(1i128, |acc, &n| acc.checked_mul(n))
+fn product(nums: &[i128]) -> BigInt {
+    nums.iter().map(|&n| BigInt::from(n)).product()
 }
 
-/// `first / (rest[0] * rest[1] * …)`: an integer when it divides exactly, else the nearest f64.
+/// `first / (rest[0] * rest[1] * …)`: an exact integer when it divides, else the nearest f64.
 fn integer_divide(first: i128, rest: &[i128]) -> Result<Value, MathError> {
     if rest.contains(&0) {
         return Err(MathError::DivisionByZero);
     }
-    match product(rest) {
-        Some(divisor) if first % divisor == 0 => int_value(first / divisor),
-        // Both below 2^127: one rounding each, then one for the quotient.
-        Some(divisor) => float_value(first as f64 / divisor as f64),
-        // |divisor| > 2^127 > |first|: never exact. Dividing step by step cannot overflow f64.
-        None => float_value(
-            rest.iter()
-                .fold(first as f64, |acc, &divisor| acc / divisor as f64),
-        ),
+    let dividend = BigInt::from(first);
+    let divisor = product(rest);
+    if (&dividend % &divisor).is_zero() {
+        return Ok(wire::integer(&(dividend / divisor)));
     }
+    // `first` has at most 64 bits, so it is a finite f64; the divisor may not be.
+    let quotient = match divisor.to_f64().filter(|d| d.is_finite()) {
+        Some(divisor) => first as f64 / divisor,
+        // |divisor| > 2^1024: divide step by step so a tiny quotient is not flushed to zero early.
+        None => rest
+            .iter()
+            .fold(first as f64, |acc, &divisor| acc / divisor as f64),
+    };
+    float_value(quotient)
 }
 
 fn float(method: MathMethod, nums: &[f64]) -> Result<Value, MathError> {
@@ -88,18 +90,6 @@ fn float(method: MathMethod, nums: &[f64]) -> Result<Value, MathError> {
     float_value(result)
 }
 
-/// A JSON integer, as i64 when negative and u64 otherwise.
-fn int_value(n: i128) -> Result<Value, MathError> {
-    if !(INT_MIN..=INT_MAX).contains(&n) {
-        return Err(MathError::Overflow);
-    }
-    Ok(match i64::try_from(n) {
-        Ok(small) => Value::from(small),
-        // In range and not an i64, so it is a u64 above i64::MAX.
-        Err(_) => Value::from(n as u64),
-    })
-}
-
 fn float_value(x: f64) -> Result<Value, MathError> {
     serde_json::Number::from_f64(x)
         .map(Value::Number)
@@ -110,6 +100,7 @@ fn float_value(x: f64) -> Result<Value, MathError> {
 mod tests {
     use super::*;
     use crate::Numbers;
+    use num_bigint::BigInt;
     use serde_json::json;
 
     fn run(method: MathMethod, numbers: &str) -> Result<Value, MathError> {
@@ -146,48 +137,54 @@ mod tests {
     }
 
     #[test]
-    fn integer_results_are_exact_up_to_u64_max() {
+    fn integer_results_are_exact_at_any_size() {
         assert_eq!(
-            run(Multiply, "4294967296,4294967295"),
-            Ok(json!(18446744069414584320u64))
+            run(Add, "9007199254740990,1"),
+            Ok(json!(9007199254740991u64))
         );
-        // 2^53 + 1 is where f64 would start rounding.
+        // Beyond 2^53 - 1 a JavaScript number would round, so the digits travel as a string.
         assert_eq!(
             run(Add, "9007199254740992,1"),
-            Ok(json!(9007199254740993u64))
+            Ok(json!("9007199254740993"))
         );
-        assert_eq!(run(Add, "18446744073709551614,1"), Ok(json!(u64::MAX)));
-        assert_eq!(run(Subtract, "-9223372036854775807,1"), Ok(json!(i64::MIN)));
         assert_eq!(
-            run(Multiply, "-9223372036854775808,-1"),
-            Ok(json!(9223372036854775808u64))
+            run(Multiply, "4294967296,4294967295"),
+            Ok(json!("18446744069414584320"))
         );
-        // Out of range halfway through, back in range at the end.
         assert_eq!(
-            run(Add, "18446744073709551615,5,-9"),
-            Ok(json!(u64::MAX - 4))
+            run(Multiply, "99999999999,99999999999"),
+            Ok(json!("9999999999800000000001"))
         );
-    }
-
-    #[test]
-    fn integer_results_beyond_64_bits_overflow() {
-        assert_eq!(run(Add, "18446744073709551615,1"), Err(MathError::Overflow));
+        assert_eq!(
+            run(Add, "18446744073709551615,1"),
+            Ok(json!("18446744073709551616"))
+        );
         assert_eq!(
             run(Subtract, "-9223372036854775808,1"),
-            Err(MathError::Overflow)
+            Ok(json!("-9223372036854775809"))
         );
         assert_eq!(
-            run(Multiply, "4294967296,4294967296"),
-            Err(MathError::Overflow)
+            run(Multiply, "-9223372036854775808,-1"),
+            Ok(json!("9223372036854775808"))
         );
-        // Far beyond i128 on the way: still an answer, not a panic.
-        let huge = many("18446744073709551615", 95);
-        assert_eq!(run(Multiply, &huge), Err(MathError::Overflow));
-        assert_eq!(run(Add, &huge), Err(MathError::Overflow));
+        assert_eq!(
+            run(
+                Add,
+                "18446744073709551615,5,-9223372036854775808,-9223372036854775808"
+            ),
+            Ok(json!(4))
+        );
+        // About the largest product the input bounds allow (2000 bytes): (2^64 - 1)^95.
+        let max = many("18446744073709551615", 95);
+        let expected = (0..95).fold(BigInt::from(1), |acc, _| acc * u64::MAX);
+        assert_eq!(run(Multiply, &max), Ok(json!(expected.to_string())));
+        assert_eq!(expected.to_string().len(), 1831);
+        let sum = BigInt::from(u64::MAX) * 95u32;
+        assert_eq!(run(Add, &max), Ok(json!(sum.to_string())));
     }
 
     #[test]
-    fn a_zero_factor_wins_over_overflow() {
+    fn a_zero_factor_makes_the_product_zero() {
         let huge = many("18446744073709551615", 94);
         assert_eq!(run(Multiply, &format!("{huge},0")), Ok(json!(0)));
     }
@@ -201,15 +198,26 @@ mod tests {
         assert_eq!(run(Divide, "1,3"), Ok(json!(1.0 / 3.0)));
         assert_eq!(
             run(Divide, "-9223372036854775808,-1"),
-            Ok(json!(9223372036854775808u64))
+            Ok(json!("9223372036854775808"))
+        );
+        assert_eq!(
+            run(Divide, "18446744073709551615,3"),
+            Ok(json!("6148914691236517205"))
+        );
+        // Not divisible, and past 2^53: the nearest float, as for any inexact quotient.
+        assert_eq!(
+            run(Divide, "18446744073709551615,2"),
+            Ok(json!(18446744073709551615.0 / 2.0))
         );
         assert_eq!(run(Divide, "0,5"), Ok(json!(0)));
-        // The divisor leaves i128: the tiny quotient is still a finite float.
+        // The divisor leaves f64: the tiny quotient is still a finite float.
         let divisors = many("18446744073709551615", 94);
         assert_eq!(run(Divide, &format!("1,{divisors}")), Ok(json!(0.0)));
         assert_eq!(
             run(Divide, "1,18446744073709551615,18446744073709551615"),
-            Ok(json!(1.0 / 18446744073709551615.0 / 18446744073709551615.0))
+            Ok(json!(
+                1.0 / (18446744073709551615.0 * 18446744073709551615.0)
+            ))
         );
     }
 

@@ -22,7 +22,7 @@ pub enum MathError {
     TooLong { len: usize, max: usize },
     #[error("{0:?} is not a number")]
     NotANumber(String),
-    /// A whole number outside the range a JSON client can read exactly.
+    /// A whole number outside the input bound (64 bits, signed or unsigned).
     #[error("{0:?} is out of range; whole numbers must be between {min} and {max}",
         min = i64::MIN, max = u64::MAX)]
     OutOfRange(String),
@@ -31,10 +31,11 @@ pub enum MathError {
     NotFinite(String),
     #[error("division by zero")]
     DivisionByZero,
-    /// The result does not fit `[i64::MIN, u64::MAX]` (integers) or is not finite (decimals).
-    #[error("result does not fit in a 64-bit integer")]
+    /// A decimal result beyond `f64`. Integer results are exact at any size and never overflow.
+    #[error("result is too large for a decimal (a 64-bit float)")]
     Overflow,
-    /// A `factors` input that is negative, fractional or above `u64::MAX`; the text is the full reason.
+    /// A `factors` input that is zero, negative, fractional or above `u64::MAX`; the text is the
+    /// full reason.
     #[error("{0}")]
     NotFactorable(String),
 }
@@ -91,7 +92,7 @@ mod tests {
         assert_eq!(MathError::DivisionByZero.to_string(), "division by zero");
         assert_eq!(
             MathError::Overflow.to_string(),
-            "result does not fit in a 64-bit integer"
+            "result is too large for a decimal (a 64-bit float)"
         );
         assert_eq!(
             MathError::not_a_number("abc").to_string(),

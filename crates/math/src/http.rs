@@ -57,7 +57,8 @@ async fn help() -> String {
     }
     text.push_str(&format!(
         "\nnumbers: comma-separated, 1 to {MAX_NUMBERS} of them, at most {MAX_NUMBERS_LEN} bytes; \
-         whole numbers are exact, decimals are 64-bit floats\n\
+         whole numbers are exact at any size (answered as a string of digits beyond \
+         2^53-1, where JSON readers would round), decimals are 64-bit floats\n\
          examples: /add/1,2,3 -> 6   /divide/7,2 -> 3.5   /factors/12,97 -> [[2,3],[97]]\n"
     ));
     text

@@ -4,7 +4,9 @@
 //! - [`method`] — [`MathMethod`], the five method names.
 //! - [`numbers`] — [`Numbers`], the comma-separated list, parsed into exact values.
 //! - [`step`] — [`MathStep`] (a method with numbers it applies to) and [`evaluate`].
-//! - `arith` — add, subtract, multiply, divide: exact on integers, `f64` once a decimal appears.
+//! - `arith` — add, subtract, multiply, divide: exact on integers of any size, `f64` once a
+//!   decimal appears.
+//! - [`wire`] — exact integers as JSON: numbers while JavaScript reads them exactly, else strings.
 //! - [`primes`] — primality and distinct prime factors for any `u64`.
 //! - [`http`] — [`router`]: `GET /{method}/{numbers}` after a random delay, `GET /` help.
 //! - [`error`] — [`MathError`], whose messages are shown to users.
@@ -19,6 +21,7 @@ pub mod method;
 pub mod numbers;
 pub mod primes;
 pub mod step;
+pub mod wire;
 
 pub use error::MathError;
 pub use http::{router, MathConfig};

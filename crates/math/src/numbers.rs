@@ -12,7 +12,7 @@ pub const MAX_NUMBERS: usize = 100;
 /// Most bytes the comma-separated text may have; longer input is refused before any parsing.
 pub const MAX_NUMBERS_LEN: usize = 2000;
 
-/// Smallest and largest whole number a JSON client reads exactly (as i64 or u64).
+/// Smallest and largest whole number an entry may be: the input bound. Results are exact beyond it.
 pub(crate) const INT_MIN: i128 = i64::MIN as i128;
 pub(crate) const INT_MAX: i128 = u64::MAX as i128;
 

@@ -81,8 +81,35 @@ async fn results_are_the_bare_json_value() {
     assert_ok("/divide/8,2", "4").await;
     assert_ok("/divide/7,2", "3.5").await;
     assert_ok("/factors/12,97", "[[2,3],[97]]").await;
-    assert_ok("/factors/561,0,1", "[[3,11,17],[],[]]").await;
-    assert_ok("/multiply/4294967296,4294967295", "18446744069414584320").await;
+    assert_ok("/factors/561,1", "[[3,11,17],[]]").await;
+    assert_ok("/add/9007199254740990,1", "9007199254740991").await;
+}
+
+#[tokio::test]
+async fn integers_beyond_2_pow_53_are_exact_decimal_strings() {
+    assert_ok("/add/9007199254740992,1", r#""9007199254740993""#).await;
+    assert_ok(
+        "/multiply/4294967296,4294967295",
+        r#""18446744069414584320""#,
+    )
+    .await;
+    assert_ok(
+        "/multiply/99999999999,99999999999",
+        r#""9999999999800000000001""#,
+    )
+    .await;
+    assert_ok(
+        "/subtract/-9223372036854775808,18446744073709551615",
+        r#""-27670116110564327423""#,
+    )
+    .await;
+    assert_ok("/divide/18446744073709551615,5", r#""3689348814741910323""#).await;
+    assert_ok("/divide/18014398509481984,4", "4503599627370496").await;
+    assert_ok(
+        "/factors/18446744073709551557,4294967296",
+        r#"[["18446744073709551557"],[2]]"#,
+    )
+    .await;
     assert_ok(
         "/factors/18446744073709551615",
         "[[3,5,17,257,641,65537,6700417]]",
@@ -110,9 +137,15 @@ async fn bad_numbers_are_400_with_the_reason() {
     assert_error("/add", bad, "no numbers given").await;
     assert_error("/add/", bad, "no numbers given").await;
     assert_error(
-        "/multiply/4294967296,4294967296",
+        "/multiply/1e300,1e300",
         bad,
-        "result does not fit in a 64-bit integer",
+        "result is too large for a decimal (a 64-bit float)",
+    )
+    .await;
+    assert_error(
+        "/factors/12,0",
+        bad,
+        "cannot factor 0: zero has no prime factorization",
     )
     .await;
     assert_error(
@@ -244,7 +277,7 @@ async fn a_real_server_answers_after_a_bounded_random_delay() {
 
         assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
         let (_, body) = response.split_once("\r\n\r\n").unwrap();
-        assert_eq!(body, "18446744069414584320");
+        assert_eq!(body, r#""18446744069414584320""#);
         // The delay is at most 50 ms; the rest is slack for a busy two-core machine.
         assert!(took < max_delay + Duration::from_secs(2), "{took:?}");
     }

@@ -30,16 +30,23 @@ pub struct Config {
     pub math_url: String,
     pub math_max_delay: Duration,
     pub math_timeout: Duration,
+    /// Steps waiting on the math service at once (its capacity; also the math prefetch).
     pub math_concurrency: u16,
+    /// Whether workers speak HTTP/2 (prior knowledge) to the math service.
+    pub math_http2: bool,
     pub math_retry_initial: Duration,
     pub math_attempts: u32,
+    /// Messages the db worker holds at once; the job writes among them share transactions.
     pub db_concurrency: u16,
     pub socket_reverify: Duration,
     pub panel_dir: PathBuf,
     /// RabbitMQ management API, for the System page; optional.
     pub management_url: String,
-    /// How long the outbox relay leaves a fresh row to its writer before publishing it itself.
+    /// How long the outbox relay leaves a fresh row to its writer before publishing it itself;
+    /// longer than a publish may take (5 s), so a slow broker never gets a row twice.
     pub outbox_grace: Duration,
+    /// A job with no step recorded for this long is failed; `None`: derived from the timeouts.
+    pub job_stall: Option<Duration>,
     /// Users who are admins whatever their stored role (`ADMIN_EMAILS`, comma-separated).
     pub admin_emails: Vec<Email>,
 }
@@ -66,17 +73,25 @@ impl Config {
             math_url: var("MATH_URL", "http://127.0.0.1:7090")?,
             math_max_delay: Duration::from_millis(var("MATH_MAX_DELAY_MS", "10000")?),
             math_timeout: Duration::from_millis(var("MATH_TIMEOUT_MS", "15000")?),
-            math_concurrency: var("MATH_CONCURRENCY", "64")?,
+            math_concurrency: var("MATH_CONCURRENCY", "10000")?,
+            math_http2: var("MATH_HTTP2", "true")?,
             math_retry_initial: Duration::from_millis(var("MATH_RETRY_INITIAL_MS", "1000")?),
             math_attempts: var("MATH_ATTEMPTS", "5")?,
-            db_concurrency: var("DB_CONCURRENCY", "16")?,
+            db_concurrency: var("DB_CONCURRENCY", "256")?,
             socket_reverify: Duration::from_secs(var("SOCKET_REVERIFY_SECONDS", "60")?),
             panel_dir: var("PANEL_DIR", "web/dist")?,
             management_url: var(
                 "RABBITMQ_MANAGEMENT_URL",
                 "http://guest:guest@127.0.0.1:15672",
             )?,
-            outbox_grace: Duration::from_millis(var("OUTBOX_GRACE_MS", "2000")?),
+            outbox_grace: Duration::from_millis(var("OUTBOX_GRACE_MS", "10000")?),
+            job_stall: match std::env::var("JOB_STALL_SECONDS") {
+                Ok(_) => match var::<u64>("JOB_STALL_SECONDS", "0")? {
+                    0 => anyhow::bail!("invalid JOB_STALL_SECONDS=0: it must be at least 1"),
+                    secs => Some(Duration::from_secs(secs)),
+                },
+                Err(_) => None,
+            },
             admin_emails: admin_emails(&std::env::var("ADMIN_EMAILS").unwrap_or_default())?,
         })
     }
@@ -100,14 +115,16 @@ impl Config {
             math_url: "http://127.0.0.1:7090".into(),
             math_max_delay: Duration::from_secs(10),
             math_timeout: Duration::from_secs(15),
-            math_concurrency: 64,
+            math_concurrency: 10000,
+            math_http2: true,
             math_retry_initial: Duration::from_secs(1),
             math_attempts: 5,
-            db_concurrency: 16,
+            db_concurrency: 256,
             socket_reverify: Duration::from_secs(60),
             panel_dir: "web/dist".into(),
             management_url: "http://guest:guest@127.0.0.1:15672".into(),
-            outbox_grace: Duration::from_secs(2),
+            outbox_grace: Duration::from_secs(10),
+            job_stall: None,
             admin_emails: Vec::new(),
         }
     }
@@ -119,6 +136,17 @@ impl Config {
         } else {
             stored
         }
+    }
+
+    /// How long a job may go without a recorded step before it is failed: `JOB_STALL_SECONDS`,
+    /// or the longest a step can legitimately take — every math attempt timing out after the
+    /// longest backoff (60 s), then the db worker's retries (8 × 30 s) — plus 5 minutes for
+    /// waiting in a queue.
+    pub fn job_stall_after(&self) -> Duration {
+        self.job_stall.unwrap_or_else(|| {
+            let math = (self.math_timeout + Duration::from_secs(60)) * self.math_attempts.max(1);
+            math + Duration::from_secs(8 * 30 + 300)
+        })
     }
 
     pub fn bus_config(&self, service: &str) -> mom_bus::BusConfig {

@@ -1,11 +1,24 @@
 //! `mom math`: the stand-in for the slow external math service (see the `mom-math` crate).
+//!
+//! Served over HTTP/1.1 and HTTP/2 (prior knowledge) on one port. The workers use HTTP/2, so
+//! thousands of calls waiting on the service's delay share one connection; the stream limit
+//! is raised well past the workers' `MATH_CONCURRENCY` (hyper's default is 200).
 
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use mom_math::MathConfig;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{debug, info, warn};
 
 use crate::config::Config;
+
+/// Calls one HTTP/2 connection may have in flight.
+const MAX_STREAMS: u32 = 100_000;
 
 pub async fn run(
     config: Config,
@@ -20,8 +33,52 @@ pub async fn run(
     let app = mom_math::router(MathConfig {
         max_delay: config.math_max_delay,
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+    serve(listener, app, shutdown).await
+}
+
+/// Serves `app` over HTTP/1.1 and HTTP/2 until `shutdown`, then lets calls in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http2().max_concurrent_streams(MAX_STREAMS);
+    let graceful = GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, say: back off instead of spinning.
+                    warn!(%error, "math service cannot accept");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = builder
+            .serve_connection_with_upgrades(
+                TokioIo::new(stream),
+                TowerToHyperService::new(app.clone()),
+            )
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                debug!(%error, "math connection ended");
+            }
+        });
+    }
+    drop(listener);
+    // Calls in flight get their answers; a client that never lets go does not hold us.
+    if tokio::time::timeout(Duration::from_secs(15), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        warn!("math calls still open at shutdown; closing them");
+    }
     Ok(())
 }

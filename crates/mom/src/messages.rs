@@ -28,7 +28,8 @@ pub enum DbCommand {
         owner_id: i32,
         steps: Vec<MathStep>,
     },
-    /// A math worker started a job's first step.
+    /// Sent by workers of an earlier version when a job's first step started; now accepted
+    /// and ignored (a job is `running` from its first recorded step).
     #[serde(rename = "job.start")]
     StartJob { job_id: i32 },
     /// A math worker computed step `step` of a job.

@@ -1,4 +1,4 @@
-import { expression, formatNumber, isFactorsResult, splitNumbers, statusLabel } from '../lib/jobs';
+import { expression, formatNumber, isFactorsResult, isNumberResult, splitNumbers, statusLabel } from '../lib/jobs';
 import type { Job, JobStep } from '../lib/types';
 import { METHOD_LABELS, isMethod } from '../lib/validation';
 import { duration, fullTime, relativeTime } from './time';
@@ -29,7 +29,7 @@ function ResultView({ step }: { step: JobStep }) {
       </ul>
     );
   }
-  return <>{typeof r === 'number' ? formatNumber(r) : JSON.stringify(r)}</>;
+  return <>{isNumberResult(r) ? formatNumber(r) : JSON.stringify(r)}</>;
 }
 
 function StepRow({ job, step, index }: { job: Job; step: JobStep; index: number }) {

@@ -1,5 +1,5 @@
 import { useMemo, useRef, useState, type FormEvent } from 'react';
-import { ApiError } from '../lib/api';
+import { ApiError, SubmitKey } from '../lib/api';
 import type { Job } from '../lib/types';
 import { checkNumbers, flattenServerErrors, METHOD_LABELS, METHODS, sentence, U64_MAX, type FieldErrors, type Method } from '../lib/validation';
 
@@ -21,7 +21,8 @@ interface StepServerErrors {
 }
 
 interface Props {
-  submit(details: { method: string; numbers: string }[]): Promise<Job>;
+  /** Orders the job; `key` is its Idempotency-Key, the same for a resubmission of the same job. */
+  submit(details: { method: string; numbers: string }[], key: string): Promise<Job>;
   onCreated?(job: Job): void;
   initial?: StepInput[];
 }
@@ -46,6 +47,7 @@ export function JobForm({ submit, onCreated, initial }: Props) {
   const [steps, setSteps] = useState<StepDraft[]>(() => (initial && initial.length ? initial.map(makeStep) : [makeStep()]));
   const [attempted, setAttempted] = useState(false);
   const [submitting, setSubmitting] = useState(false);
+  const [submitKey] = useState(() => new SubmitKey());
   const [serverSteps, setServerSteps] = useState<Record<number, StepServerErrors>>({});
   const [formErrors, setFormErrors] = useState<string[]>([]);
   const formRef = useRef<HTMLFormElement>(null);
@@ -118,7 +120,8 @@ export function JobForm({ submit, onCreated, initial }: Props) {
     setFormErrors([]);
     setServerSteps({});
     try {
-      const job = await submit(details);
+      const job = await submit(details, submitKey.for(details));
+      submitKey.reset();
       onCreated?.(job);
     } catch (err) {
       if (err instanceof ApiError && err.kind === 'http' && err.status === 400) {
@@ -128,7 +131,9 @@ export function JobForm({ submit, onCreated, initial }: Props) {
       } else if (err instanceof ApiError && err.status === 401) {
         setFormErrors(['Your session has ended. Please sign in again.']);
       } else if (err instanceof ApiError && err.isUnavailable) {
-        setFormErrors(['The service is unavailable right now, so the job was not ordered. Please try again in a moment.']);
+        setFormErrors([
+          'The service did not answer, so the job may not be ordered yet. Ordering it again is safe: it will never be ordered twice.',
+        ]);
       } else {
         setFormErrors([err instanceof Error ? err.message : 'The job could not be ordered.']);
       }

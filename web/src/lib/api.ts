@@ -41,6 +41,8 @@ export interface ApiHooks {
 
 interface RequestOptions {
   body?: unknown;
+  /** Sent as `Idempotency-Key`: the server answers a repeated write with its first outcome. */
+  idempotencyKey?: string;
   auth?: boolean;
   /** Send this token instead of the session's, without treating a 401 as the session ending. */
   token?: string;
@@ -51,6 +53,45 @@ interface RequestOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 15000;
+
+/** Waits before each retry of a keyed write that got no answer or 502/503/504. */
+export const WRITE_RETRY_DELAYS_MS: readonly number[] = [500, 1000, 2000, 4000];
+
+/** A random UUID v4. `crypto.randomUUID` exists only in secure contexts (https, localhost). */
+export function newIdempotencyKey(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * One key per form submission: submitting the same body again (after a failure) reuses the key,
+ * so the server can never write it twice; a changed body gets a fresh key.
+ */
+export class SubmitKey {
+  private body = '';
+  private key = '';
+
+  for(body: unknown): string {
+    const text = JSON.stringify(body);
+    if (!this.key || text !== this.body) {
+      this.body = text;
+      this.key = newIdempotencyKey();
+    }
+    return this.key;
+  }
+
+  /** The write succeeded: the next submission is a new one. */
+  reset(): void {
+    this.body = '';
+    this.key = '';
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function describeStatus(status: number, body: unknown): string {
   const b = body as { message?: unknown; error?: unknown } | null;
@@ -64,15 +105,37 @@ export class Api {
   private readonly hooks: ApiHooks;
   private readonly fetchImpl: typeof fetch;
 
-  constructor(baseUrl: string, hooks: ApiHooks, fetchImpl: typeof fetch = (...a) => fetch(...a)) {
+  private readonly retryDelaysMs: readonly number[];
+
+  constructor(
+    baseUrl: string,
+    hooks: ApiHooks,
+    fetchImpl: typeof fetch = (...a) => fetch(...a),
+    retryDelaysMs: readonly number[] = WRITE_RETRY_DELAYS_MS,
+  ) {
     this.base = baseUrl.replace(/\/+$/, '');
     this.hooks = hooks;
     this.fetchImpl = fetchImpl;
+    this.retryDelaysMs = retryDelaysMs;
+  }
+
+  /** A write with an Idempotency-Key, retried with the same key while the server is unavailable. */
+  async write<T>(path: string, key: string, opts: RequestOptions): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.request<T>('POST', path, { ...opts, idempotencyKey: key });
+      } catch (err) {
+        const delay = this.retryDelaysMs[attempt];
+        if (!(err instanceof ApiError && err.isUnavailable) || delay === undefined) throw err;
+        await sleep(delay);
+      }
+    }
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
     if (opts.token) headers.Authorization = opts.token;
     else if (opts.auth) {
       const token = this.hooks.token();
@@ -133,8 +196,8 @@ export class Api {
     throw err;
   }
 
-  register(input: { firstName: string; lastName: string; email: string; password: string }) {
-    return this.request<SafeUser>('POST', '/register', { body: input });
+  register(input: { firstName: string; lastName: string; email: string; password: string }, key = newIdempotencyKey()) {
+    return this.write<SafeUser>('/register', key, { body: input });
   }
 
   login(input: { email: string; password: string }) {
@@ -150,8 +213,8 @@ export class Api {
     return this.request<{ success: boolean }>('GET', '/logout', { token, timeoutMs: 5000 });
   }
 
-  createJob(details: { method: string; numbers: string }[]) {
-    return this.request<Job>('POST', '/job', { auth: true, body: { type: 'math', details } });
+  createJob(details: { method: string; numbers: string }[], key = newIdempotencyKey()) {
+    return this.write<Job>('/job', key, { auth: true, body: { type: 'math', details } });
   }
 
   myJobs(signal?: AbortSignal) {

@@ -1,4 +1,4 @@
-import type { Job, JobStatus, JobStep, StepResult } from './types';
+import type { ExactInteger, Job, JobStatus, JobStep, StepResult } from './types';
 
 const STATUS_RANK: Record<JobStatus, number> = { queued: 0, running: 1, done: 2, failed: 2 };
 
@@ -124,6 +124,14 @@ export function unseenFinished(userId: number, jobs: Job[], storage: Storage = l
 
 const OPERATORS: Record<string, string> = { add: '+', subtract: '−', multiply: '×', divide: '÷' };
 
+const INTEGER_DIGITS = /^-?\d+$/;
+
+/** A result the API sent as a number or, past 2^53 − 1, as a string of digits. */
+export function isNumberResult(r: unknown): r is ExactInteger {
+  return typeof r === 'number' || (typeof r === 'string' && INTEGER_DIGITS.test(r));
+}
+
+/** Digits of an exact integer are shown as they came: never through a float, which would round them. */
 export function formatNumber(n: unknown): string {
   if (typeof n === 'number') {
     if (Number.isInteger(n) && Math.abs(n) < 1e21) return String(n);
@@ -146,8 +154,8 @@ export function expression(step: JobStep): string {
   return op ? nums.join(` ${op} `) : nums.join(', ');
 }
 
-export function isFactorsResult(r: StepResult): r is number[][] {
-  return Array.isArray(r) && r.every((x) => Array.isArray(x));
+export function isFactorsResult(r: StepResult): r is ExactInteger[][] {
+  return Array.isArray(r) && r.every((x) => Array.isArray(x) && x.every(isNumberResult));
 }
 
 export function statusLabel(status: Job['status']): string {

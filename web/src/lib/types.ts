@@ -24,8 +24,14 @@ export interface JobPage {
   hasMore: boolean;
 }
 
-/** A math result: a number, or for `factors` one array of prime factors per input number. */
-export type StepResult = number | number[][] | unknown;
+/**
+ * An exact integer as the API sends it: a JSON number while JavaScript holds it exactly
+ * (|n| ≤ 2^53 − 1), beyond that a string of its decimal digits (`"18446744069414584320"`).
+ */
+export type ExactInteger = number | string;
+
+/** A math result: a number (an integer or a decimal), or for `factors` one array of prime factors per input number. */
+export type StepResult = ExactInteger | ExactInteger[][] | unknown;
 
 export interface JobStep {
   method: string;

@@ -49,13 +49,14 @@ export function checkNumbers(method: Method, raw: string): NumbersCheck {
         if (DECIMAL.test(p)) {
           return fail(
             p.startsWith('-')
-              ? `${p} is negative: prime factors need whole numbers of 0 or more.`
+              ? `${p} is negative: prime factors need whole numbers of 1 or more.`
               : `${p} is not a whole number: prime factors need whole numbers.`,
           );
         }
         return fail(`“${p}” is not a number.`);
       }
       if (BigInt(p) > U64_MAX) return fail(`${p} is too large: the maximum is ${U64_MAX}.`);
+      if (BigInt(p) === 0n) return fail(`0 has no prime factors: use whole numbers of 1 or more (${pos}).`);
       continue;
     }
     if (!DECIMAL.test(p)) return fail(`“${p}” is not a number. Use digits, with an optional minus sign and decimal point.`);

@@ -10,7 +10,7 @@ export function NewJobPage({ api, onCreated }: { api: Api; onCreated(job: Job): 
       <p className="lead">
         Each step is a message on the queue. A math worker takes it, calls the (deliberately slow) math service, and you watch the result arrive live.
       </p>
-      <JobForm submit={(details) => api.createJob(details)} onCreated={onCreated} />
+      <JobForm submit={(details, key) => api.createJob(details, key)} onCreated={onCreated} />
     </Page>
   );
 }

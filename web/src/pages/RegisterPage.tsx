@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { Link } from '../components/Link';
 import { Page } from '../components/Page';
 import { TextField } from '../components/TextField';
-import { Api, ApiError } from '../lib/api';
+import { Api, ApiError, SubmitKey } from '../lib/api';
 import type { SafeUser } from '../lib/types';
 import { checkEmail, flattenServerErrors, sentence } from '../lib/validation';
 
@@ -19,6 +19,7 @@ export function RegisterPage({ api, onRegistered }: Props) {
   const [values, setValues] = useState<Record<FieldName, string>>({ firstName: '', lastName: '', email: '', password: '' });
   const [errors, setErrors] = useState<Errors>({});
   const [busy, setBusy] = useState(false);
+  const [submitKey] = useState(() => new SubmitKey());
 
   const set = (name: FieldName, value: string) => {
     setValues((v) => ({ ...v, [name]: value }));
@@ -49,12 +50,14 @@ export function RegisterPage({ api, onRegistered }: Props) {
     }
     setBusy(true);
     try {
-      const user = await api.register({
+      const input = {
         firstName: values.firstName.trim(),
         lastName: values.lastName.trim(),
         email: values.email.trim(),
         password: values.password,
-      });
+      };
+      const user = await api.register(input, submitKey.for(input));
+      submitKey.reset();
       onRegistered(user);
     } catch (err) {
       let next: Errors;
@@ -69,7 +72,7 @@ export function RegisterPage({ api, onRegistered }: Props) {
           else other.push(text);
         }
         if (other.length) next.form = other.join(' ');
-      } else if (err instanceof ApiError && err.isUnavailable) next = { form: 'The service is unavailable right now. Please try again in a moment.' };
+      } else if (err instanceof ApiError && err.isUnavailable) next = { form: 'The service did not answer, so you may not be registered yet. Trying again is safe.' };
       else next = { form: err instanceof Error ? err.message : 'Registration failed.' };
       setErrors(next);
       focusFirst(next);

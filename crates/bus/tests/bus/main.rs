@@ -149,7 +149,7 @@ async fn rpc_without_a_server_times_out_and_a_late_reply_is_dropped() {
         }),
     );
     let (stop, handle) = spawn_consumer(consumer);
-    // The expired first request was dropped by the broker (expiration), not served late.
+    // The expired first request is dropped by the consumer, not served late.
     let slow = bus
         .call(
             &queue.name,
@@ -170,6 +170,9 @@ async fn rpc_without_a_server_times_out_and_a_late_reply_is_dropped() {
     assert_eq!(fast["id"], 2);
     stop.cancel();
     handle.await.unwrap();
+    // Expired requests are dropped, never dead-lettered: what they carry stays out of sight.
+    let dead = bus.queue_stats(&queue.dead_letter_queue()).await.unwrap();
+    assert_eq!(dead.messages, 0, "expired requests were dead-lettered");
 }
 
 #[tokio::test]

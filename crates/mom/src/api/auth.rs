@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 use tracing::{instrument, warn};
 
 use super::error::ApiError;
-use super::extract::{traceparent, AuthUser, JsonBody};
+use super::extract::{idempotency_key, traceparent, AuthUser, JsonBody};
 use super::ApiState;
 use crate::auth::password;
-use crate::domain::{Credentials, LoginObject, NewUser, Role, UserView};
+use crate::domain::{Credentials, KeyScope, LoginObject, NewUser, Role, UserView};
 use crate::messages::{DbCommand, DbReply, SessionRevoked};
 use crate::topology::{event, user_key};
 
@@ -25,31 +25,62 @@ pub fn router() -> Router<ApiState> {
         .route("/auth-test", get(auth_test))
 }
 
-/// Creates a user through the db worker. Shared by `/register` and `POST /user`.
+/// Creates a user through the db worker. Shared by `/register` and `POST /user`, which share
+/// one key scope: a registration retried through either gets the same user.
 pub async fn create_user(
     state: &ApiState,
     headers: &HeaderMap,
     body: &Value,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let user = NewUser::try_from(body).map_err(ApiError::Validation)?;
-    let password_hash = password::hash(&user.password).await?;
+    let key = idempotency_key(headers)?;
+    let new_user = NewUser::try_from(body).map_err(ApiError::Validation)?;
+    let password_hash = password::hash(&new_user.password).await?;
     let command = DbCommand::CreateUser {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        first_name: user.first_name.as_str().to_owned(),
-        last_name: user.last_name.as_str().to_owned(),
-        email: user.email.as_str().to_owned(),
-        password_hash,
+        request_id: match &key {
+            Some(key) => key.request_id(KeyScope::NewUsers),
+            None => uuid::Uuid::new_v4().to_string(),
+        },
+        first_name: new_user.first_name.as_str().to_owned(),
+        last_name: new_user.last_name.as_str().to_owned(),
+        email: new_user.email.as_str().to_owned(),
+        password_hash: password_hash.clone(),
     };
     match state
         .db_call(&command, traceparent(headers).as_deref())
         .await?
     {
-        DbReply::User { user } => Ok((StatusCode::CREATED, Json(user))),
+        DbReply::User { user } => match key {
+            Some(key) if !registered(state, &new_user, &password_hash, &user).await? => {
+                Err(ApiError::KeyReused(key))
+            }
+            _ => Ok((StatusCode::CREATED, Json(user))),
+        },
         DbReply::EmailTaken => Err(ApiError::Conflict("Email is already used.".into())),
         other => Err(ApiError::internal(anyhow::anyhow!(
             "unexpected reply to user.create: {other:?}"
         ))),
     }
+}
+
+/// Whether `user`, the row a keyed request got, is what `new_user` asked for. The password is
+/// checked only for a replay: a row holding the hash this request sent was written by it.
+async fn registered(
+    state: &ApiState,
+    new_user: &NewUser,
+    sent_hash: &str,
+    user: &UserView,
+) -> Result<bool, ApiError> {
+    if user.first_name != new_user.first_name.as_str()
+        || user.last_name != new_user.last_name.as_str()
+        || user.email != new_user.email.as_str()
+    {
+        return Ok(false);
+    }
+    let stored = crate::store::users::password_hash(&state.pool, user.id).await?;
+    Ok(match stored {
+        Some(stored) if stored == sent_hash => true,
+        stored => password::verify(&new_user.password, stored).await,
+    })
 }
 
 #[instrument(skip_all)]

@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 use tracing::error;
 
 use crate::auth::TokenError;
-use crate::domain::FieldErrors;
+use crate::domain::idempotency::HEADER as IDEMPOTENCY_KEY;
+use crate::domain::{FieldErrors, IdempotencyKey};
 
 /// Why a request with a token was refused.
 #[derive(Debug)]
@@ -32,6 +33,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// The `Idempotency-Key` names an earlier write with a different body.
+    #[error("idempotency key reused with a different request")]
+    KeyReused(IdempotencyKey),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -112,6 +116,19 @@ impl IntoResponse for ApiError {
             Self::BadCredentials => body(StatusCode::UNAUTHORIZED, None),
             Self::Forbidden(message) => body(StatusCode::FORBIDDEN, Some(json!(message))),
             Self::Conflict(message) => body(StatusCode::CONFLICT, Some(json!(message))),
+            Self::KeyReused(key) => {
+                let mut errors = FieldErrors::default();
+                errors.add(
+                    IDEMPOTENCY_KEY,
+                    Some(&json!(key.as_str())),
+                    "isSameRequest",
+                    format!(
+                        "this {IDEMPOTENCY_KEY} was used for a different request; \
+                         send a new key for a new request"
+                    ),
+                );
+                body(StatusCode::UNPROCESSABLE_ENTITY, Some(json!(errors.0)))
+            }
             Self::NotFound(message) => body(StatusCode::NOT_FOUND, Some(json!(message))),
             Self::MethodNotAllowed(message) => {
                 body(StatusCode::METHOD_NOT_ALLOWED, Some(json!(message)))

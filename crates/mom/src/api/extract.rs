@@ -8,7 +8,9 @@ use serde_json::Value;
 use super::error::{ApiError, AuthFailure};
 use super::ApiState;
 use crate::auth::{Claims, TokenError};
+use crate::domain::idempotency::HEADER as IDEMPOTENCY_KEY;
 use crate::domain::Role;
+use crate::domain::{FieldErrors, IdempotencyKey};
 
 /// A JSON object body. Missing content type is tolerated (old clients); anything that is not
 /// a JSON object is a 400 naming the problem, an oversized body a 413.
@@ -105,4 +107,30 @@ pub fn traceparent(headers: &axum::http::HeaderMap) -> Option<String> {
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// The request's `Idempotency-Key`, if it sent one; a malformed key is a 400 naming the header.
+pub fn idempotency_key(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(raw) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    // Values with bytes beyond ASCII fail `to_str`; a NUL gets them the same reason.
+    let text = raw.to_str().ok();
+    IdempotencyKey::parse(text.unwrap_or("\u{0}"))
+        .map(Some)
+        .map_err(|message| {
+            let mut errors = FieldErrors::default();
+            let echoed = text
+                .filter(|t| t.len() <= IdempotencyKey::MAX_LEN)
+                .map(Value::from);
+            errors.add(
+                IDEMPOTENCY_KEY,
+                echoed.as_ref(),
+                "isIdempotencyKey",
+                message,
+            );
+            ApiError::Validation(errors)
+        })
 }

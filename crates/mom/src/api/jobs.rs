@@ -7,10 +7,10 @@ use axum::{Json, Router};
 use tracing::instrument;
 
 use super::error::ApiError;
-use super::extract::{traceparent, AuthUser, JsonBody};
+use super::extract::{idempotency_key, traceparent, AuthUser, JsonBody};
 use super::paging::Params;
 use super::ApiState;
-use crate::domain::{JobRequest, JobView};
+use crate::domain::{JobRequest, JobView, KeyScope};
 use crate::messages::{DbCommand, DbReply};
 use crate::store::jobs::JobSearch;
 
@@ -21,7 +21,8 @@ pub fn router() -> Router<ApiState> {
 }
 
 /// Stores the job through the db worker, which also hands its first step to the math queue;
-/// 201 means the job will end `done` or `failed`.
+/// 201 means the job will end `done` or `failed`. With an `Idempotency-Key`, every request with
+/// that key answers the job the first one stored.
 #[instrument(skip_all, fields(user_id = claims.id))]
 async fn create(
     State(state): State<ApiState>,
@@ -29,17 +30,28 @@ async fn create(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    let key = idempotency_key(&headers)?;
     let request = JobRequest::try_from(&body).map_err(ApiError::Validation)?;
+    let request_id = match &key {
+        Some(key) => key.request_id(KeyScope::Jobs {
+            owner_id: claims.id,
+        }),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
     let command = DbCommand::CreateJob {
-        request_id: uuid::Uuid::new_v4().to_string(),
+        request_id,
         owner_id: claims.id,
-        steps: request.steps,
+        steps: request.steps.clone(),
     };
     match state
         .db_call(&command, traceparent(&headers).as_deref())
         .await?
     {
-        DbReply::Job { job } => Ok((StatusCode::CREATED, Json(job))),
+        // The stored steps are the first request's: a retry must have asked for the same.
+        DbReply::Job { job } => match key {
+            Some(key) if !request.ordered(&job.details) => Err(ApiError::KeyReused(key)),
+            _ => Ok((StatusCode::CREATED, Json(job))),
+        },
         other => Err(ApiError::internal(anyhow::anyhow!(
             "unexpected reply to job.create: {other:?}"
         ))),

@@ -144,6 +144,7 @@ pub fn router(state: ApiState) -> Router {
                     header::AUTHORIZATION,
                     header::CONTENT_TYPE,
                     "traceparent".parse().expect("valid header name"),
+                    "idempotency-key".parse().expect("valid header name"),
                 ]),
         )
         .layer(TraceLayer::new_for_http())

@@ -17,6 +17,19 @@ pub struct JobRequest {
 
 impl JobRequest {
     pub const MAX_STEPS: usize = 20;
+
+    /// Whether a stored job's `details` are these steps (their results aside): numbers compare
+    /// in canonical form, so `"1, 2"` and `"1,2"` are the same request.
+    pub fn ordered(&self, details: &Value) -> bool {
+        let Some(stored) = details.as_array() else {
+            return false;
+        };
+        stored.len() == self.steps.len()
+            && stored.iter().zip(&self.steps).all(|(stored, step)| {
+                stored["method"] == step.method.as_str()
+                    && stored["numbers"] == step.numbers.as_str()
+            })
+    }
 }
 
 impl TryFrom<&Value> for JobRequest {
@@ -243,6 +256,27 @@ mod tests {
                 "details.3"
             ]
         );
+    }
+
+    #[test]
+    fn a_request_recognises_the_job_it_ordered() {
+        let request = JobRequest::try_from(&json!({"type": "math", "details": [
+            {"method": "add", "numbers": " 1, 2"}, {"method": "factors", "numbers": "12"}
+        ]}))
+        .unwrap();
+        let stored = json!([
+            {"method": "add", "numbers": "1,2", "result": 3},
+            {"method": "factors", "numbers": "12"}
+        ]);
+        assert!(request.ordered(&stored));
+        for other in [
+            json!([{"method": "add", "numbers": "1,2"}]),
+            json!([{"method": "add", "numbers": "1,3"}, {"method": "factors", "numbers": "12"}]),
+            json!([{"method": "subtract", "numbers": "1,2"}, {"method": "factors", "numbers": "12"}]),
+            json!({}),
+        ] {
+            assert!(!request.ordered(&other), "{other}");
+        }
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Domain types: once a value of these types exists, it is valid. HTTP bodies, bus messages
 //! and socket payloads are parsed into them at the boundary; nothing past it re-checks.
 
+pub mod idempotency;
 pub mod job;
 pub mod user;
 pub mod validation;
 pub mod views;
 
+pub use idempotency::{IdempotencyKey, KeyScope};
 pub use job::{JobRequest, JobStatus};
 pub use user::{Credentials, Email, NewUser, Password, PersonName, Role};
 pub use validation::{FieldError, FieldErrors};

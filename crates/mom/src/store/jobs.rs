@@ -8,7 +8,7 @@ use sqlx::{FromRow, PgPool, Postgres, QueryBuilder, Transaction};
 
 use crate::domain::{JobStatus, JobView, UserView};
 
-#[derive(FromRow)]
+#[derive(FromRow, Clone)]
 struct JobRow {
     id: i32,
     owner_id: i32,
@@ -25,10 +25,39 @@ struct JobRow {
     version: i32,
 }
 
-/// A job row with its owner id, before the owner is attached for events.
+/// A job row with its owner id (and, from the writes below, the owner itself).
 pub struct Job {
     pub owner_id: i32,
     pub view: JobView,
+}
+
+/// A job row joined with its owner's columns, as every write below returns it: events carry
+/// the owner, and reading it in the same statement saves a round trip per event.
+#[derive(FromRow, Clone)]
+struct JobWithOwnerRow {
+    #[sqlx(flatten)]
+    job: JobRow,
+    owner_first_name: String,
+    owner_last_name: String,
+    owner_email: String,
+    owner_created_at: DateTime<Utc>,
+    owner_updated_at: DateTime<Utc>,
+}
+
+impl From<JobWithOwnerRow> for Job {
+    fn from(row: JobWithOwnerRow) -> Self {
+        let owner = UserView {
+            id: row.job.owner_id,
+            first_name: row.owner_first_name,
+            last_name: row.owner_last_name,
+            email: row.owner_email,
+            created_at: row.owner_created_at,
+            updated_at: row.owner_updated_at,
+        };
+        let mut job = Job::from(row.job);
+        job.view.owner = Some(owner);
+        job
+    }
 }
 
 impl From<JobRow> for Job {
@@ -41,7 +70,8 @@ impl From<JobRow> for Job {
                 kind: row.kind,
                 done: status == JobStatus::Done,
                 status,
-                details: row.details,
+                // Rows written before results were lossless may hold integers past 2^53.
+                details: mom_math::wire::lossless(row.details),
                 steps_done: row.steps_done,
                 steps_total: row.steps_total,
                 error: row.error,
@@ -59,7 +89,98 @@ impl From<JobRow> for Job {
 const COLUMNS: &str = "id, owner_id, type, status, details, steps_done, steps_total, error, \
                        created_at, updated_at, finished_at, version";
 
-/// Inserts a job once per request id. Returns the job and whether this call created it.
+/// `SELECT`s the rows of CTE `j` (the jobs columns and `extra`) with their owner, for
+/// [`JobWithOwnerRow`].
+fn with_owner(extra: &str) -> String {
+    format!(
+        "SELECT j.id, j.owner_id, j.type, j.status, j.details, j.steps_done, j.steps_total, \
+         j.error, j.created_at, j.updated_at, j.finished_at, j.version, \
+         u.first_name AS owner_first_name, u.last_name AS owner_last_name, \
+         u.email AS owner_email, u.created_at AS owner_created_at, \
+         u.updated_at AS owner_updated_at{extra} \
+         FROM j JOIN users u ON u.id = j.owner_id"
+    )
+}
+
+/// A job to insert.
+pub struct NewJob<'a> {
+    pub owner_id: i32,
+    pub details: &'a Value,
+    pub steps_total: i32,
+    /// The request that creates it: a redelivered request finds the job it created.
+    pub request_id: &'a str,
+}
+
+/// A step result to record.
+pub struct StepResult<'a> {
+    pub job_id: i32,
+    pub step: i32,
+    pub result: &'a Value,
+}
+
+/// Inserts each job once per request id, in one statement. Returns, in the order of `jobs`,
+/// each job with its owner and whether this call created it (a request id given twice gets
+/// the same job, created once).
+pub async fn insert_many(
+    tx: &mut Transaction<'_, Postgres>,
+    jobs: &[NewJob<'_>],
+) -> sqlx::Result<Vec<(Job, bool)>> {
+    let owners: Vec<i32> = jobs.iter().map(|j| j.owner_id).collect();
+    let details: Vec<&Value> = jobs.iter().map(|j| j.details).collect();
+    let totals: Vec<i32> = jobs.iter().map(|j| j.steps_total).collect();
+    let requests: Vec<&str> = jobs.iter().map(|j| j.request_id).collect();
+    // The outer SELECT sees the table as it was before the INSERT: its second half finds the
+    // jobs that earlier requests created.
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        job: JobWithOwnerRow,
+        request_id: String,
+        created: bool,
+    }
+    let rows = sqlx::query_as::<_, Row>(&format!(
+        "WITH input AS (
+            SELECT * FROM unnest($1::int[], $2::jsonb[], $3::int[], $4::text[])
+                AS i(owner_id, details, steps_total, request_id)
+         ), inserted AS (
+            INSERT INTO jobs (owner_id, type, details, steps_total, request_id)
+            SELECT owner_id, 'math', details, steps_total, request_id FROM input
+            ON CONFLICT (request_id) DO NOTHING
+            RETURNING {COLUMNS}, request_id
+         ), j AS (
+            SELECT *, true AS created FROM inserted
+            UNION ALL
+            SELECT {COLUMNS}, request_id, false AS created FROM jobs
+            WHERE request_id IN (SELECT request_id FROM input)
+         )
+         {}",
+        with_owner(", j.request_id, j.created")
+    ))
+    .bind(&owners)
+    .bind(&details)
+    .bind(&totals)
+    .bind(&requests)
+    .fetch_all(&mut **tx)
+    .await?;
+    let by_request: std::collections::HashMap<String, (JobWithOwnerRow, bool)> = rows
+        .into_iter()
+        .map(|row| (row.request_id, (row.job, row.created)))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    jobs.iter()
+        .map(|job| {
+            let (row, created) = by_request
+                .get(job.request_id)
+                .cloned()
+                .ok_or(sqlx::Error::RowNotFound)?;
+            // Of several writes with one request id, only the first counts as creating it.
+            let first = seen.insert(job.request_id);
+            Ok((Job::from(row), created && first))
+        })
+        .collect()
+}
+
+/// Inserts one job once per request id. Returns the job and whether this call created it.
 pub async fn insert(
     tx: &mut Transaction<'_, Postgres>,
     owner_id: i32,
@@ -67,27 +188,51 @@ pub async fn insert(
     steps_total: i32,
     request_id: &str,
 ) -> sqlx::Result<(Job, bool)> {
-    let inserted = sqlx::query_as::<_, JobRow>(&format!(
-        "INSERT INTO jobs (owner_id, type, details, steps_total, request_id)
-         VALUES ($1, 'math', $2, $3, $4)
-         ON CONFLICT (request_id) DO NOTHING
-         RETURNING {COLUMNS}"
+    let job = NewJob {
+        owner_id,
+        details,
+        steps_total,
+        request_id,
+    };
+    let mut inserted = insert_many(tx, &[job]).await?;
+    inserted.pop().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Records each step result that is the next one its job expects, in one statement. Returns
+/// the jobs that changed, with their owners; a result recorded already (a redelivery) or of a
+/// job that has ended changes nothing and is left out.
+pub async fn record_steps(
+    tx: &mut Transaction<'_, Postgres>,
+    steps: &[StepResult<'_>],
+) -> sqlx::Result<Vec<Job>> {
+    let ids: Vec<i32> = steps.iter().map(|s| s.job_id).collect();
+    let numbers: Vec<i32> = steps.iter().map(|s| s.step).collect();
+    let results: Vec<&Value> = steps.iter().map(|s| s.result).collect();
+    let rows = sqlx::query_as::<_, JobWithOwnerRow>(&format!(
+        "WITH input AS (
+            SELECT * FROM unnest($1::int[], $2::int[], $3::jsonb[]) AS i(job_id, step, result)
+         ), j AS (
+            UPDATE jobs SET
+                details = jsonb_set(jobs.details, ARRAY[input.step::text, 'result'], input.result),
+                steps_done = input.step + 1,
+                status = CASE WHEN input.step + 1 >= jobs.steps_total THEN 'done' ELSE 'running' END,
+                finished_at = CASE WHEN input.step + 1 >= jobs.steps_total THEN now() ELSE NULL END,
+                updated_at = now(),
+                version = jobs.version + 1
+            FROM input
+            WHERE jobs.id = input.job_id AND jobs.steps_done = input.step
+              AND jobs.status IN ('queued', 'running')
+            RETURNING {COLUMNS}
+         )
+         {}",
+        with_owner("")
     ))
-    .bind(owner_id)
-    .bind(details)
-    .bind(steps_total)
-    .bind(request_id)
-    .fetch_optional(&mut **tx)
+    .bind(&ids)
+    .bind(&numbers)
+    .bind(&results)
+    .fetch_all(&mut **tx)
     .await?;
-    if let Some(row) = inserted {
-        return Ok((row.into(), true));
-    }
-    let row =
-        sqlx::query_as::<_, JobRow>(&format!("SELECT {COLUMNS} FROM jobs WHERE request_id = $1"))
-            .bind(request_id)
-            .fetch_one(&mut **tx)
-            .await?;
-    Ok((row.into(), false))
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 /// Records the result of step `step` if it is the next one to record; `None` if it was
@@ -98,36 +243,12 @@ pub async fn record_step(
     step: i32,
     result: &Value,
 ) -> sqlx::Result<Option<Job>> {
-    let row = sqlx::query_as::<_, JobRow>(&format!(
-        "UPDATE jobs SET
-            details = jsonb_set(details, ARRAY[$2::text, 'result'], $3::jsonb),
-            steps_done = $2 + 1,
-            status = CASE WHEN $2 + 1 >= steps_total THEN 'done' ELSE 'running' END,
-            finished_at = CASE WHEN $2 + 1 >= steps_total THEN now() ELSE NULL END,
-            updated_at = now(),
-            version = version + 1
-         WHERE id = $1 AND steps_done = $2 AND status IN ('queued', 'running')
-         RETURNING {COLUMNS}"
-    ))
-    .bind(job_id)
-    .bind(step)
-    .bind(result)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.map(Into::into))
-}
-
-/// Marks a running job as started (status `running`) if it is still queued.
-pub async fn mark_running(pool: &PgPool, job_id: i32) -> sqlx::Result<Option<Job>> {
-    let row = sqlx::query_as::<_, JobRow>(&format!(
-        "UPDATE jobs SET status = 'running', updated_at = now(), version = version + 1
-         WHERE id = $1 AND status = 'queued'
-         RETURNING {COLUMNS}"
-    ))
-    .bind(job_id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(Into::into))
+    let step = StepResult {
+        job_id,
+        step,
+        result,
+    };
+    Ok(record_steps(tx, &[step]).await?.pop())
 }
 
 /// Fails a job that has not ended yet; `None` if it had.
@@ -136,11 +257,15 @@ pub async fn fail(
     job_id: i32,
     reason: &str,
 ) -> sqlx::Result<Option<Job>> {
-    let row = sqlx::query_as::<_, JobRow>(&format!(
-        "UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now(),
-            version = version + 1
-         WHERE id = $1 AND status IN ('queued', 'running')
-         RETURNING {COLUMNS}"
+    let row = sqlx::query_as::<_, JobWithOwnerRow>(&format!(
+        "WITH j AS (
+            UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now(),
+                version = version + 1
+            WHERE id = $1 AND status IN ('queued', 'running')
+            RETURNING {COLUMNS}
+         )
+         {}",
+        with_owner("")
     ))
     .bind(job_id)
     .bind(reason)
@@ -221,6 +346,31 @@ fn escape_like(raw: &str) -> String {
     escaped
 }
 
+/// Fails every job that has not moved for `idle_secs` (no step recorded, not ended), with
+/// `reason`; returns them with their owners.
+pub async fn fail_stalled(
+    tx: &mut Transaction<'_, Postgres>,
+    idle_secs: f64,
+    reason: &str,
+) -> sqlx::Result<Vec<Job>> {
+    let rows = sqlx::query_as::<_, JobWithOwnerRow>(&format!(
+        "WITH j AS (
+            UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now(),
+                version = version + 1
+            WHERE status IN ('queued', 'running')
+              AND updated_at < now() - make_interval(secs => $1)
+            RETURNING {COLUMNS}
+         )
+         {}",
+        with_owner("")
+    ))
+    .bind(idle_secs)
+    .bind(reason)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
 pub async fn find(pool: &PgPool, job_id: i32) -> sqlx::Result<Option<Job>> {
     let row = sqlx::query_as::<_, JobRow>(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
         .bind(job_id)
@@ -242,21 +392,24 @@ pub async fn unnotified(pool: &PgPool, owner_id: i32) -> sqlx::Result<Vec<JobVie
     Ok(rows.into_iter().map(|row| Job::from(row).view).collect())
 }
 
-pub async fn mark_notified(pool: &PgPool, job_ids: &[i32]) -> sqlx::Result<u64> {
+pub async fn mark_notified(
+    tx: &mut Transaction<'_, Postgres>,
+    job_ids: &[i32],
+) -> sqlx::Result<u64> {
     let done = sqlx::query("UPDATE jobs SET notified = true WHERE id = ANY($1) AND NOT notified")
         .bind(job_ids)
-        .execute(pool)
+        .execute(&mut **tx)
         .await?;
     Ok(done.rows_affected())
 }
 
-/// The job as an event carries it: with its owner, and with `results` once done.
-pub fn event_view(job: Job, owner: Option<UserView>) -> JobView {
-    let mut view = job.view;
+/// The job as an event carries it: with its owner (as the write returned it), and with
+/// `results` once done.
+pub fn event_view(job: &Job) -> JobView {
+    let mut view = job.view.clone();
     if view.status == JobStatus::Done {
         view.results = Some(view.step_results());
     }
-    view.owner = owner;
     view
 }
 

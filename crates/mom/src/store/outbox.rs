@@ -18,6 +18,52 @@ pub struct OutboxMessage {
     pub payload: Value,
 }
 
+/// Inserts every message in one statement and sets each one's `id`.
+pub async fn insert_many(
+    tx: &mut Transaction<'_, Postgres>,
+    messages: &mut [OutboxMessage],
+) -> sqlx::Result<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&OutboxMessage) -> &str| messages.iter().map(f).collect::<Vec<_>>();
+    let exchanges = column(|m| &m.exchange);
+    let keys = column(|m| &m.routing_key);
+    let kinds = column(|m| &m.kind);
+    let message_ids = column(|m| &m.message_id);
+    let parents: Vec<Option<&str>> = messages.iter().map(|m| m.traceparent.as_deref()).collect();
+    let priorities: Vec<i16> = messages.iter().map(|m| m.priority).collect();
+    let payloads: Vec<&Value> = messages.iter().map(|m| &m.payload).collect();
+    let ids: Vec<(i64, String)> = sqlx::query_as(
+        "INSERT INTO outbox (exchange, routing_key, kind, message_id, traceparent, priority, payload)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                              $6::int2[], $7::jsonb[])
+         RETURNING id, message_id",
+    )
+    .bind(&exchanges)
+    .bind(&keys)
+    .bind(&kinds)
+    .bind(&message_ids)
+    .bind(&parents)
+    .bind(&priorities)
+    .bind(&payloads)
+    .fetch_all(&mut **tx)
+    .await?;
+    // Matched by message id, not by position: RETURNING promises no order. Message ids are
+    // unique within a batch; if one were not, a row left without its id here is published
+    // again by the sweep, which at-least-once allows.
+    let mut by_message: std::collections::HashMap<String, Vec<i64>> = Default::default();
+    for (id, message_id) in ids {
+        by_message.entry(message_id).or_default().push(id);
+    }
+    for message in messages.iter_mut() {
+        if let Some(id) = by_message.get_mut(&message.message_id).and_then(Vec::pop) {
+            message.id = id;
+        }
+    }
+    Ok(())
+}
+
 pub async fn insert(
     tx: &mut Transaction<'_, Postgres>,
     message: &OutboxMessage,

@@ -47,7 +47,7 @@ pub enum InsertUserError {
     Database(#[from] sqlx::Error),
 }
 
-/// Inserts a user once per request id: a redelivered request gets the row it created.
+/// Inserts a user once per request id: a redelivered or retried request gets the row it created.
 pub async fn insert(pool: &PgPool, user: &UserRecord<'_>) -> Result<UserView, InsertUserError> {
     let inserted = sqlx::query_as::<_, UserRow>(&format!(
         "INSERT INTO users (first_name, last_name, email, password_hash, request_id)
@@ -62,22 +62,38 @@ pub async fn insert(pool: &PgPool, user: &UserRecord<'_>) -> Result<UserView, In
     .bind(user.request_id)
     .fetch_optional(pool)
     .await;
+    let by_request_id = || async {
+        sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {COLUMNS} FROM users WHERE request_id = $1"
+        ))
+        .bind(user.request_id)
+        .fetch_optional(pool)
+        .await
+    };
     match inserted {
         Ok(Some(row)) => Ok(row.into()),
-        Ok(None) => {
-            let row = sqlx::query_as::<_, UserRow>(&format!(
-                "SELECT {COLUMNS} FROM users WHERE request_id = $1"
-            ))
-            .bind(user.request_id)
-            .fetch_one(pool)
-            .await?;
-            Ok(row.into())
-        }
+        Ok(None) => by_request_id()
+            .await?
+            .map(Into::into)
+            .ok_or(InsertUserError::Database(sqlx::Error::RowNotFound)),
+        // Two requests with one request id racing: the loser may trip over the winner's email
+        // before it sees the request id taken. Then the row is its own.
         Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_email_key") => {
-            Err(InsertUserError::EmailTaken)
+            match by_request_id().await? {
+                Some(row) => Ok(row.into()),
+                None => Err(InsertUserError::EmailTaken),
+            }
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The stored password hash of user `id`.
+pub async fn password_hash(pool: &PgPool, id: i32) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// What login needs to know about a user.

@@ -1,6 +1,8 @@
 //! The math handler: one step of a job, computed by the external math service. Many steps are
-//! in flight at once (the consumer's concurrency), each call bounded by a timeout; failures
-//! are retried with backoff, and the job fails with a readable reason when retrying is over.
+//! in flight at once — `MATH_CONCURRENCY`, the service's capacity, thousands by default, since
+//! a step waiting on the service costs memory, not CPU — each call bounded by a timeout;
+//! failures are retried with backoff, and the job fails with a readable reason when retrying
+//! is over.
 
 use std::time::Duration;
 
@@ -28,12 +30,19 @@ enum Answer {
 
 impl MathHandler {
     pub fn new(config: &Config, bus: Bus, topology: Topology) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(config.math_timeout)
+            .connect_timeout(Duration::from_secs(2));
+        // Over HTTP/2 every call in flight is a stream on one connection: thousands of calls
+        // waiting on a slow service cost no file descriptors. HTTP/1.1 needs one connection
+        // per call in flight, so the pool keeps that many.
+        let http = if config.math_http2 {
+            http.http2_prior_knowledge()
+        } else {
+            http.pool_max_idle_per_host(usize::from(config.math_concurrency))
+        };
         Ok(Self {
-            http: reqwest::Client::builder()
-                .timeout(config.math_timeout)
-                .connect_timeout(Duration::from_secs(2))
-                .pool_max_idle_per_host(usize::from(config.math_concurrency))
-                .build()?,
+            http: http.build()?,
             math_url: config.math_url.trim_end_matches('/').to_owned(),
             bus,
             topology,
@@ -95,20 +104,6 @@ impl Handler for MathHandler {
 
     #[instrument(skip_all, fields(job_id = task.job_id, step = task.step, attempt = context.attempt))]
     async fn handle(&self, task: MathTask, context: Context) -> Result<(), HandlerError> {
-        if task.step == 0 && context.attempt == 1 {
-            // Only for the progress display; losing it changes nothing else.
-            let start = DbCommand::StartJob {
-                job_id: task.job_id,
-            };
-            let _ = self
-                .tell_db(
-                    "job.start",
-                    &start,
-                    format!("start-{}", task.job_id),
-                    &context,
-                )
-                .await;
-        }
         let id = format!("{}-{}", task.job_id, task.step);
         match self.ask(&task).await {
             Ok(Answer::Result(result)) => {

@@ -1,6 +1,7 @@
 //! The worker: consumes the `db` queue (the only writer of PostgreSQL) and the `math` queue
 //! (steps that call the external math service), and relays the outbox.
 
+mod commit;
 mod db;
 mod math;
 mod relay;
@@ -9,12 +10,34 @@ use std::time::Duration;
 
 use mom_bus::{Bus, Consumer};
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::Config;
+pub use commit::{Committer, JobWrite, WriteError, Written};
 pub use db::DbHandler;
 pub use math::MathHandler;
 pub use relay::Relay;
+
+/// Every quarter of `idle_for` (at most every 30 s) until `shutdown`: fails the jobs that have
+/// not moved for `idle_for`. Several workers may do it at once; the update is conditional.
+async fn fail_stalled_jobs(committer: Committer, idle_for: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(
+        (idle_for / 4).clamp(Duration::from_millis(100), Duration::from_secs(30)),
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(error) = committer
+            .write(JobWrite::FailStalled { idle_for }, None)
+            .await
+        {
+            warn!(%error, "cannot fail stalled jobs; will try again");
+        }
+    }
+}
 
 /// Runs both consumers and the outbox relay until `shutdown` is cancelled, then lets each
 /// finish what it holds.
@@ -29,10 +52,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     bus.declare_exchange(&topology.events).await?;
 
     let relay = Relay::new(bus.clone(), pool.clone(), config.outbox_grace);
+    let committer = Committer::start(pool.clone(), relay.clone(), topology.clone());
     let db = Consumer::new(
         &bus,
         topology.db.clone(),
-        DbHandler::new(pool.clone(), relay.clone(), topology.clone()),
+        DbHandler::new(pool.clone(), committer.clone()),
     )
     .concurrency(config.db_concurrency);
     let math = Consumer::new(
@@ -45,7 +69,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     tokio::join!(
         db.run(shutdown.clone()),
         math.run(shutdown.clone()),
-        relay.run(shutdown.clone())
+        relay.run(shutdown.clone()),
+        fail_stalled_jobs(committer, config.job_stall_after(), shutdown.clone()),
     );
     bus.close().await;
     info!("worker stopped");

@@ -1,6 +1,13 @@
 //! Publishes outbox rows: right after the commit that wrote them, and again from a periodic
 //! sweep for rows whose writer died before publishing.
+//!
+//! A published row is not deleted on its own: its id waits in [`Relay::take_deletable`] for
+//! the next batch transaction of the db worker, which deletes it for free alongside its own
+//! writes. Ids still waiting when the system goes quiet are deleted by the sweep's tick. A row
+//! deleted late is harmless; the sweep only takes rows older than its grace, which exceeds the
+//! publish timeout and the tick, so a published row is never taken again.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mom_bus::{Bus, Outgoing};
@@ -15,18 +22,24 @@ pub struct Relay {
     bus: Bus,
     pool: PgPool,
     grace: Duration,
+    /// Ids of rows the broker confirmed, waiting to be deleted.
+    published: Arc<Mutex<Vec<i64>>>,
 }
 
 impl Relay {
     pub fn new(bus: Bus, pool: PgPool, grace: Duration) -> Self {
-        Self { bus, pool, grace }
+        Self {
+            bus,
+            pool,
+            grace,
+            published: Arc::default(),
+        }
     }
 
-    /// Publishes committed rows and deletes those the broker confirmed. A failure leaves the
-    /// row for the sweep, so the caller never has to handle it.
+    /// Publishes committed rows side by side (one confirm round trip for all of them) and
+    /// queues the confirmed ones for deletion. A failure leaves the row for the sweep, so the
+    /// caller never has to handle it.
     pub async fn publish(&self, messages: &[OutboxMessage]) {
-        // Confirms are awaited side by side: a step's next task and its event cost one round
-        // trip to the broker, not two.
         let results = futures_util::future::join_all(messages.iter().map(|m| self.send(m))).await;
         let mut sent = Vec::with_capacity(messages.len());
         for (message, result) in messages.iter().zip(results) {
@@ -37,10 +50,22 @@ impl Relay {
                 }
             }
         }
-        if !sent.is_empty() {
-            if let Err(error) = outbox::delete(&self.pool, &sent).await {
-                warn!(%error, "cannot delete published outbox rows; they may be published twice");
-            }
+        self.delete_later(sent);
+    }
+
+    /// Takes the ids of published rows, for a transaction that deletes them.
+    pub fn take_deletable(&self) -> Vec<i64> {
+        std::mem::take(&mut *self.published.lock().expect("outbox ids lock poisoned"))
+    }
+
+    /// Queues ids of published rows for deletion (also ids taken by
+    /// [`Relay::take_deletable`] whose deletion did not commit).
+    pub fn delete_later(&self, ids: Vec<i64>) {
+        if !ids.is_empty() {
+            self.published
+                .lock()
+                .expect("outbox ids lock poisoned")
+                .extend(ids);
         }
     }
 
@@ -60,32 +85,48 @@ impl Relay {
         }
     }
 
-    /// Sweeps stale rows every second until `shutdown`.
+    /// Every second until `shutdown`: deletes published rows no batch took, then sweeps.
+    /// On shutdown, deletes what is left to delete.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
+            self.delete_published().await;
             if let Err(error) = self.sweep().await {
                 warn!(%error, "outbox sweep failed");
             }
         }
+        self.delete_published().await;
+    }
+
+    /// Deletes the rows published since the last batch transaction.
+    pub async fn delete_published(&self) {
+        let ids = self.take_deletable();
+        if ids.is_empty() {
+            return;
+        }
+        if let Err(error) = outbox::delete(&self.pool, &ids).await {
+            warn!(%error, "cannot delete published outbox rows; will try again");
+            self.delete_later(ids);
+        }
     }
 
     /// One sweep: publishes rows older than the grace period, locked so relays on several
-    /// workers never publish the same row at once.
+    /// workers never publish the same row at once. A row that cannot be published is passed
+    /// over, so it never holds back the rows behind it.
     pub async fn sweep(&self) -> anyhow::Result<usize> {
         let mut tx = self.pool.begin().await?;
         let stale = outbox::claim_stale(&mut tx, self.grace.as_millis() as i64, 200).await?;
+        let results = futures_util::future::join_all(stale.iter().map(|m| self.send(m))).await;
         let mut sent = Vec::new();
-        for message in &stale {
-            match self.send(message).await {
+        for (message, result) in stale.iter().zip(results) {
+            match result {
                 Ok(()) => sent.push(message.id),
                 Err(error) => {
-                    warn!(%error, "outbox sweep cannot publish; will retry");
-                    break;
+                    warn!(%error, message_id = %message.message_id, "outbox sweep cannot publish; will retry")
                 }
             }
         }

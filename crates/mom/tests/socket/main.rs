@@ -429,6 +429,31 @@ async fn insert_job(pool: &sqlx::PgPool, owner: i32) -> i32 {
     job.view.id
 }
 
+#[tokio::test]
+async fn big_integer_results_reach_sockets_as_exact_decimal_strings() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    // As the math service answers now, and as a row written before results were lossless.
+    let current = finished_job(&app.pool, ada.id, Ok(json!("18446744069414584320"))).await;
+    let older = finished_job(&app.pool, ada.id, Ok(json!(18446744073709551557u64))).await;
+
+    let mut client = app
+        .client(app.url(), "v4", "websocket", app.login(&ada).await)
+        .await;
+    client.expect("authenticated").await;
+    for (id, digits) in [
+        (current, "18446744069414584320"),
+        (older, "18446744073709551557"),
+    ] {
+        let job = client.expect("job:done").await;
+        assert_eq!(job["id"], id);
+        assert_eq!(job["details"][0]["result"], digits, "{job}");
+        assert_eq!(job["results"], json!([digits]), "{job}");
+    }
+    assert_eq!(client.finish().await, Vec::<Value>::new());
+    app.stop().await;
+}
+
 /// A job that ended with `outcome` (the step's result, or the failure reason) while its
 /// owner had no socket.
 async fn finished_job(pool: &sqlx::PgPool, owner: i32, outcome: Result<Value, &str>) -> i32 {

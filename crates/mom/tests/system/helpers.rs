@@ -117,6 +117,25 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// A POST with an `Idempotency-Key` header.
+    pub async fn post_with_key(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+        key: &str,
+    ) -> Response {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .header("Idempotency-Key", key);
+        if let Some(token) = token {
+            request = request.header("Authorization", token);
+        }
+        request.send().await.expect("request sent")
+    }
+
     pub async fn post_register(&self, body: &Value) -> Response {
         self.post("/register", body, None).await
     }
@@ -304,6 +323,16 @@ pub async fn invalid_properties(response: Response) -> Vec<String> {
 /// The payload of a JWT, decoded without checking it (tests look at the claims).
 pub fn jwt_claims(token: &str) -> Value {
     mom::auth::token::unverified_claims(token).expect("a JWT")
+}
+
+/// `details[i].result` of a job, in order.
+pub fn step_results(job: &Value) -> Vec<Value> {
+    job["details"]
+        .as_array()
+        .expect("details is an array")
+        .iter()
+        .map(|d| d["result"].clone())
+        .collect()
 }
 
 pub fn math_job() -> Value {

@@ -57,10 +57,17 @@ async fn bad_job_requests_are_400_naming_the_field() {
             "isValidNumbers",
         ),
         (
-            step(
-                "multiply",
-                json!("18446744073709551615,18446744073709551615"),
-            ),
+            step("add", json!("18446744073709551616")),
+            "details.0.numbers",
+            "isValidNumbers",
+        ),
+        (
+            step("multiply", json!("1e300,1e300")),
+            "details.0.numbers",
+            "isValidNumbers",
+        ),
+        (
+            step("factors", json!("12,0")),
             "details.0.numbers",
             "isValidNumbers",
         ),

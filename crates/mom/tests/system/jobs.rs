@@ -33,12 +33,7 @@ async fn a_three_step_job_completes_with_exact_results() {
     assert_eq!(done["status"], "done");
     assert_eq!(done["done"], true);
     assert_eq!(done["stepsDone"], 3);
-    let results: Vec<Value> = done["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["result"].clone())
-        .collect();
+    let results = step_results(&done);
     assert_eq!(results, vec![json!(6), json!(24), json!([[2, 3], [97]])]);
     assert!(
         done.get("owner").is_none(),
@@ -62,19 +57,47 @@ async fn results_are_exact_and_correct_where_the_seed_was_not() {
     let done = app
         .wait_for_end(token, job["id"].as_i64().unwrap(), Duration::from_secs(20))
         .await;
-    let results: Vec<Value> = done["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["result"].clone())
-        .collect();
+    let results = step_results(&done);
     assert_eq!(
         results,
         vec![
             json!(7),
-            json!(18446744069414584320u64),
-            json!([[3, 11, 17], [18446744073709551557u64]]),
+            json!("18446744069414584320"),
+            json!([[3, 11, 17], ["18446744073709551557"]]),
             json!(3.5)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn integer_results_of_any_size_are_exact_and_lossless_for_javascript() {
+    let app = spawn_app().await;
+    let login = app.new_user().await;
+    let token = login["accessToken"].as_str().unwrap();
+    let body = json!({"type": "math", "details": [
+        {"method": "multiply", "numbers": "99999999999,99999999999"},
+        {"method": "add", "numbers": "9007199254740990,1"},
+        {"method": "add", "numbers": "9007199254740991,1"},
+        {"method": "subtract", "numbers": "-9223372036854775808,18446744073709551615"},
+        {"method": "divide", "numbers": "18446744073709551615,3"}
+    ]});
+    let response = app.post_job(token, &body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let job: Value = response.json().await.unwrap();
+    let done = app
+        .wait_for_end(token, job["id"].as_i64().unwrap(), Duration::from_secs(20))
+        .await;
+    assert_eq!(done["status"], "done", "{done}");
+    let results = step_results(&done);
+    // Safe integers stay JSON numbers (the seed's shape); larger ones are decimal strings.
+    assert_eq!(
+        results,
+        vec![
+            json!("9999999999800000000001"),
+            json!(9007199254740991u64),
+            json!("9007199254740992"),
+            json!("-27670116110564327423"),
+            json!("6148914691236517205"),
         ]
     );
 }

@@ -6,6 +6,8 @@ mod auth;
 mod faults;
 mod helpers;
 mod hostile;
+mod idempotency;
 mod jobs;
 mod metrics;
 mod paging;
+mod pipeline;

@@ -1,0 +1,384 @@
+//! Group commit: the job writes of every delivery the db worker holds share one transaction.
+//!
+//! Handlers hand their write to a [`Committer`] and wait. A committer task takes every write
+//! waiting (up to [`MAX_BATCH`]), applies them with one statement per kind of write (all new
+//! jobs in one `INSERT`, all step results in one `UPDATE`, all outbox rows in one `INSERT`,
+//! plus the deletion of rows published since the last batch), commits once, and only then
+//! answers each handler — which acks its delivery after that, so an ack always follows a
+//! durable commit. There is no waiting for a batch to fill: a batch is whatever arrived while
+//! the previous one committed, so a lone write commits at once. If a batch fails, each write is
+//! retried in a transaction of its own, so one bad write fails alone.
+
+use std::sync::Arc;
+
+use mom_bus::DEFERRED_PRIORITY;
+use mom_math::MathStep;
+use serde_json::{json, Value};
+use sqlx::{PgPool, Postgres, Transaction};
+use tokio::sync::{mpsc, oneshot, Mutex};
+use tracing::{info, warn};
+
+use super::Relay;
+use crate::domain::JobView;
+use crate::messages::MathTask;
+use crate::store::jobs::{self, Job, NewJob, StepResult};
+use crate::store::outbox::{self, OutboxMessage};
+use crate::topology::{event, user_key, Topology};
+
+/// The most writes in one transaction.
+const MAX_BATCH: usize = 256;
+/// Transactions at once: while one commits, the next gathers what arrives meanwhile.
+const COMMITTERS: usize = 2;
+
+/// A change to jobs, as the db worker's commands ask for it.
+#[derive(Debug)]
+pub enum JobWrite {
+    /// Store a job (once per request id) and enqueue its first step.
+    Create {
+        request_id: String,
+        owner_id: i32,
+        steps: Vec<MathStep>,
+    },
+    /// Record a step's result; enqueue the next step or finish the job.
+    RecordStep {
+        job_id: i32,
+        step: i32,
+        result: Value,
+    },
+    /// End a job `failed` with a reason.
+    Fail {
+        job_id: i32,
+        step: i32,
+        reason: String,
+    },
+    /// The owner has been sent these jobs' final events.
+    Notified { job_ids: Vec<i32> },
+    /// End `failed` every job that has not moved for this long: whatever was to move it was
+    /// lost (a dead-lettered command, say), and a job that got 201 must end.
+    FailStalled { idle_for: std::time::Duration },
+}
+
+/// What a committed write produced.
+#[derive(Debug)]
+pub enum Written {
+    /// The job a `Create` stored (or had stored for the same request id), with its owner.
+    Job(Box<JobView>),
+    Done,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the db worker is stopping")]
+    Stopped,
+}
+
+struct Pending {
+    write: JobWrite,
+    traceparent: Option<String>,
+    done: oneshot::Sender<Result<Written, WriteError>>,
+}
+
+/// Hands job writes to the committer tasks. Cheap to clone; the tasks end when the last
+/// clone is dropped, after the writes already handed over.
+#[derive(Clone)]
+pub struct Committer {
+    queue: mpsc::UnboundedSender<Pending>,
+}
+
+impl Committer {
+    pub fn start(pool: PgPool, relay: Relay, topology: Topology) -> Self {
+        let (queue, waiting) = mpsc::unbounded_channel();
+        let waiting = Arc::new(Mutex::new(waiting));
+        let batcher = Arc::new(Batcher {
+            pool,
+            relay,
+            topology,
+        });
+        for _ in 0..COMMITTERS {
+            tokio::spawn(Arc::clone(&batcher).run(Arc::clone(&waiting)));
+        }
+        Self { queue }
+    }
+
+    /// Applies `write` in the next batch; returns once that batch has committed.
+    pub async fn write(
+        &self,
+        write: JobWrite,
+        traceparent: Option<String>,
+    ) -> Result<Written, WriteError> {
+        let (done, written) = oneshot::channel();
+        self.queue
+            .send(Pending {
+                write,
+                traceparent,
+                done,
+            })
+            .map_err(|_| WriteError::Stopped)?;
+        written.await.map_err(|_| WriteError::Stopped)?
+    }
+}
+
+struct Batcher {
+    pool: PgPool,
+    relay: Relay,
+    topology: Topology,
+}
+
+/// What one batch transaction wrote: an outcome per write, and the messages to publish.
+type Applied = (Vec<Written>, Vec<OutboxMessage>);
+
+impl Batcher {
+    async fn run(self: Arc<Self>, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>) {
+        loop {
+            let batch = {
+                let mut waiting = waiting.lock().await;
+                let Some(first) = waiting.recv().await else {
+                    return;
+                };
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match waiting.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                batch
+            };
+            self.commit(batch).await;
+        }
+    }
+
+    async fn commit(&self, mut batch: Vec<Pending>) {
+        let error = match self.apply(&batch).await {
+            Ok(applied) => return self.finish(batch, applied),
+            Err(error) => error,
+        };
+        if batch.len() == 1 {
+            if let Some(pending) = batch.pop() {
+                let _ = pending.done.send(Err(error.into()));
+            }
+            return;
+        }
+        warn!(%error, writes = batch.len(), "batch failed; applying its writes one by one");
+        for pending in batch {
+            match self.apply(std::slice::from_ref(&pending)).await {
+                Ok(applied) => self.finish(vec![pending], applied),
+                Err(error) => {
+                    let _ = pending.done.send(Err(error.into()));
+                }
+            }
+        }
+    }
+
+    /// Answers the handlers, then publishes what the batch committed.
+    fn finish(&self, batch: Vec<Pending>, (written, messages): Applied) {
+        for (pending, written) in batch.into_iter().zip(written) {
+            let _ = pending.done.send(Ok(written));
+        }
+        if !messages.is_empty() {
+            let relay = self.relay.clone();
+            tokio::spawn(async move { relay.publish(&messages).await });
+        }
+    }
+
+    async fn apply(&self, batch: &[Pending]) -> Result<Applied, sqlx::Error> {
+        let deletable = self.relay.take_deletable();
+        let applied = self.apply_with(batch, &deletable).await;
+        if applied.is_err() {
+            self.relay.delete_later(deletable);
+        }
+        applied
+    }
+
+    async fn apply_with(
+        &self,
+        batch: &[Pending],
+        deletable: &[i64],
+    ) -> Result<Applied, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if !deletable.is_empty() {
+            outbox::delete_in(&mut tx, deletable).await?;
+        }
+        let mut written: Vec<Written> = batch.iter().map(|_| Written::Done).collect();
+        let mut messages = Vec::new();
+        let (mut creates, mut records, mut fails, mut notified, mut stalled) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), None);
+        for (i, pending) in batch.iter().enumerate() {
+            let parent = pending.traceparent.as_deref();
+            match &pending.write {
+                JobWrite::Create {
+                    request_id,
+                    owner_id,
+                    steps,
+                } => creates.push((i, request_id, *owner_id, steps, json!(steps), parent)),
+                JobWrite::RecordStep {
+                    job_id,
+                    step,
+                    result,
+                } => records.push((
+                    StepResult {
+                        job_id: *job_id,
+                        step: *step,
+                        result,
+                    },
+                    parent,
+                )),
+                JobWrite::Fail {
+                    job_id,
+                    step,
+                    reason,
+                } => fails.push((*job_id, *step, reason, parent)),
+                JobWrite::Notified { job_ids } => notified.extend_from_slice(job_ids),
+                JobWrite::FailStalled { idle_for } => stalled = Some((*idle_for, parent)),
+            }
+        }
+
+        if !creates.is_empty() {
+            let new: Vec<NewJob> = creates
+                .iter()
+                .map(|(_, request_id, owner_id, steps, details, _)| NewJob {
+                    owner_id: *owner_id,
+                    details,
+                    steps_total: steps.len() as i32,
+                    request_id,
+                })
+                .collect();
+            let stored = jobs::insert_many(&mut tx, &new).await?;
+            for ((i, _, _, steps, _, parent), (job, created)) in creates.iter().zip(stored) {
+                if created {
+                    messages.push(self.math_task(job.view.id, 0, &steps[0], *parent));
+                }
+                written[*i] = Written::Job(Box::new(job.view));
+            }
+        }
+
+        if !records.is_empty() {
+            // Sorted, so two batches that share a job (a duplicate delivery) lock in one order.
+            records.sort_by_key(|(step, _)| step.job_id);
+            let steps: Vec<StepResult> = records
+                .iter()
+                .map(|(s, _)| StepResult {
+                    job_id: s.job_id,
+                    step: s.step,
+                    result: s.result,
+                })
+                .collect();
+            for job in jobs::record_steps(&mut tx, &steps).await? {
+                let parent = records
+                    .iter()
+                    .find(|(s, _)| s.job_id == job.view.id)
+                    .and_then(|(_, parent)| *parent);
+                self.after_step(&mut tx, job, parent, &mut messages).await?;
+            }
+        }
+
+        for (job_id, step, reason, parent) in fails {
+            if let Some(job) = jobs::fail(&mut tx, job_id, reason).await? {
+                info!(job_id, step, %reason, "job failed");
+                messages.push(self.event(&job, event::JOB_FAILED, parent));
+            }
+        }
+
+        if !notified.is_empty() {
+            jobs::mark_notified(&mut tx, &notified).await?;
+        }
+
+        if let Some((idle_for, parent)) = stalled {
+            let reason = format!(
+                "the job stopped making progress: no step was recorded for {} s",
+                idle_for.as_secs()
+            );
+            for job in jobs::fail_stalled(&mut tx, idle_for.as_secs_f64(), &reason).await? {
+                warn!(job_id = job.view.id, %reason, "stalled job failed");
+                messages.push(self.event(&job, event::JOB_FAILED, parent));
+            }
+        }
+
+        outbox::insert_many(&mut tx, &mut messages).await?;
+        tx.commit().await?;
+        Ok((written, messages))
+    }
+
+    /// After a recorded step: the next step's task and a progress event, or the final event.
+    async fn after_step(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        job: Job,
+        parent: Option<&str>,
+        messages: &mut Vec<OutboxMessage>,
+    ) -> sqlx::Result<()> {
+        let job_id = job.view.id;
+        if job.view.status.is_final() {
+            info!(job_id, "job done");
+            messages.push(self.event(&job, event::JOB_DONE, parent));
+            return Ok(());
+        }
+        let next = job.view.steps_done;
+        let operation = job
+            .view
+            .details
+            .get(next as usize)
+            .cloned()
+            .and_then(|d| serde_json::from_value::<MathStep>(d).ok());
+        match operation {
+            Some(operation) => {
+                // The event goes out before the task that leads to the next one.
+                messages.push(self.event(&job, event::JOB_PROGRESS, parent));
+                messages.push(self.math_task(job_id, next, &operation, parent));
+            }
+            None => {
+                warn!(
+                    job_id,
+                    next, "stored step cannot be read back; failing the job"
+                );
+                if let Some(failed) =
+                    jobs::fail(tx, job_id, "stored job details are unreadable").await?
+                {
+                    messages.push(self.event(&failed, event::JOB_FAILED, parent));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn math_task(
+        &self,
+        job_id: i32,
+        step: i32,
+        operation: &MathStep,
+        parent: Option<&str>,
+    ) -> OutboxMessage {
+        let task = MathTask {
+            job_id,
+            step,
+            operation: operation.clone(),
+        };
+        OutboxMessage {
+            id: 0,
+            exchange: String::new(),
+            routing_key: self.topology.math.name.clone(),
+            kind: "math.step".into(),
+            message_id: MathTask::message_id(job_id, step),
+            traceparent: parent.map(str::to_owned),
+            priority: i16::from(DEFERRED_PRIORITY),
+            payload: json!(task),
+        }
+    }
+
+    /// A job event for the owner's sockets, with the owner attached as the seed sent it.
+    fn event(&self, job: &Job, kind: &str, parent: Option<&str>) -> OutboxMessage {
+        let view = jobs::event_view(job);
+        OutboxMessage {
+            id: 0,
+            exchange: self.topology.events.name.clone(),
+            routing_key: user_key(job.owner_id),
+            kind: kind.to_owned(),
+            message_id: format!("{kind}-{}-{}", view.id, view.version),
+            traceparent: parent.map(str::to_owned),
+            priority: i16::from(DEFERRED_PRIORITY),
+            payload: json!(view),
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! The job pipeline's guarantees under group commit and many slow steps in flight: duplicate
+//! step results change nothing twice, one bad write in a batch fails alone, and slow steps
+//! wait by the hundred without delaying job creation.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use mom::config::Config;
+use mom::store::{jobs, users};
+use mom::worker::{Committer, JobWrite, Relay, Written};
+use mom_bus::Bus;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{spawn_app_with, test_config};
+
+/// A database, queues and a committer of their own, without the services around them.
+struct Pipeline {
+    config: Config,
+    pool: sqlx::PgPool,
+    bus: Bus,
+    relay: Relay,
+    committer: Committer,
+}
+
+impl Pipeline {
+    async fn start() -> Self {
+        let config = test_config();
+        mom::app::migrate(&config).await.unwrap();
+        let pool = mom::store::connect(&config.database_url, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let topology = config.topology();
+        let bus = Bus::connect(config.bus_config("pipeline-test"));
+        bus.wait_connected(Duration::from_secs(10)).await.unwrap();
+        bus.declare_queue(&topology.math).await.unwrap();
+        bus.declare_exchange(&topology.events).await.unwrap();
+        let relay = Relay::new(bus.clone(), pool.clone(), config.outbox_grace);
+        let committer = Committer::start(pool.clone(), relay.clone(), topology);
+        Self {
+            config,
+            pool,
+            bus,
+            relay,
+            committer,
+        }
+    }
+
+    async fn user(&self) -> i32 {
+        let record = users::UserRecord {
+            request_id: "test-user",
+            first_name: "Ada",
+            last_name: "Lovelace",
+            email: "ada@example.com",
+            password_hash: "not-a-hash",
+        };
+        users::insert(&self.pool, &record).await.unwrap().id
+    }
+
+    async fn write(&self, write: JobWrite) -> Result<Written, mom::worker::WriteError> {
+        self.committer.write(write, None).await
+    }
+
+    /// Waits until every outbox row has been published and deleted, then takes what reached
+    /// the math queue: exactly the tasks the writes committed.
+    async fn math_tasks(&self) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            self.relay.delete_published().await;
+            let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+            if left == 0 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{left} outbox rows never published"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let queue = &self.config.topology().math.name;
+        let taken = self.bus.take(queue, 100).await.unwrap();
+        taken
+            .into_iter()
+            .map(|m| json!({"id": m.context.message_id, "body": m.json::<Value>().unwrap()}))
+            .collect()
+    }
+
+    async fn stop(self) {
+        drop(self.committer);
+        self.bus.close().await;
+        mom::app::teardown(&self.config).await;
+    }
+}
+
+fn record(job_id: i32, step: i32, result: i64) -> JobWrite {
+    JobWrite::RecordStep {
+        job_id,
+        step,
+        result: json!(result),
+    }
+}
+
+async fn two_step_job(pipeline: &Pipeline, owner_id: i32, request_id: &str) -> i32 {
+    let steps = vec![
+        mom_math::MathStep::parse("add", "1,2").unwrap(),
+        mom_math::MathStep::parse("multiply", "2,3").unwrap(),
+    ];
+    let write = JobWrite::Create {
+        request_id: request_id.into(),
+        owner_id,
+        steps,
+    };
+    match pipeline.write(write).await.unwrap() {
+        Written::Job(job) => job.id,
+        other => panic!("create wrote {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn duplicate_step_results_are_recorded_once_within_a_batch_and_across_batches() {
+    let pipeline = Pipeline::start().await;
+    let owner = pipeline.user().await;
+    let job_id = two_step_job(&pipeline, owner, "job-1").await;
+    // A redelivered create finds the same job and enqueues nothing more.
+    assert_eq!(two_step_job(&pipeline, owner, "job-1").await, job_id);
+
+    // Two copies of step 0's result at once (one batch), then a late third copy.
+    let (a, b) = tokio::join!(
+        pipeline.write(record(job_id, 0, 3)),
+        pipeline.write(record(job_id, 0, 4))
+    );
+    assert!(a.is_ok() && b.is_ok());
+    pipeline.write(record(job_id, 0, 5)).await.unwrap();
+
+    let job = jobs::find(&pipeline.pool, job_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .view;
+    assert_eq!(job.steps_done, 1);
+    assert_eq!(job.version, 2, "one change: step 0 recorded");
+    let first = &job.details[0]["result"];
+    assert!(first == &json!(3) || first == &json!(4), "{first}");
+
+    let tasks = pipeline.math_tasks().await;
+    let ids: Vec<&str> = tasks.iter().filter_map(|t| t["id"].as_str()).collect();
+    let step0 = format!("job-{job_id}-step-0");
+    let step1 = format!("job-{job_id}-step-1");
+    assert_eq!(
+        ids,
+        [step0.as_str(), step1.as_str()],
+        "each step enqueued once: {tasks:?}"
+    );
+    assert_eq!(tasks[1]["body"]["operation"]["method"], "multiply");
+    pipeline.stop().await;
+}
+
+#[tokio::test]
+async fn one_bad_write_in_a_batch_fails_alone() {
+    let pipeline = Pipeline::start().await;
+    let owner = pipeline.user().await;
+    let job_id = two_step_job(&pipeline, owner, "job-1").await;
+    let no_such_user = JobWrite::Create {
+        request_id: "job-2".into(),
+        owner_id: owner + 1000,
+        steps: vec![mom_math::MathStep::parse("add", "1,2").unwrap()],
+    };
+    let good_create = JobWrite::Create {
+        request_id: "job-3".into(),
+        owner_id: owner,
+        steps: vec![mom_math::MathStep::parse("add", "5,6").unwrap()],
+    };
+    // Handed over together, so they share a batch, which the bad one aborts.
+    let (bad, good, step) = tokio::join!(
+        pipeline.write(no_such_user),
+        pipeline.write(good_create),
+        pipeline.write(record(job_id, 0, 3)),
+    );
+    match bad {
+        Err(mom::worker::WriteError::Database(sqlx::Error::Database(e))) => {
+            assert!(e.is_foreign_key_violation(), "{e}")
+        }
+        other => panic!("the bad create gave {other:?}"),
+    }
+    assert!(matches!(good, Ok(Written::Job(_))), "{good:?}");
+    assert!(step.is_ok(), "{step:?}");
+    let job = jobs::find(&pipeline.pool, job_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .view;
+    assert_eq!(job.steps_done, 1);
+    pipeline.stop().await;
+}
+
+/// A math service that holds every call until the gate opens, counting the calls it holds.
+struct GatedMath {
+    url: String,
+    held: Arc<AtomicUsize>,
+    open: watch::Sender<bool>,
+    shutdown: CancellationToken,
+}
+
+impl GatedMath {
+    async fn start() -> Self {
+        let held = Arc::new(AtomicUsize::new(0));
+        let (open, opened) = watch::channel(false);
+        let router = Router::new()
+            .route("/{method}/{numbers}", get(gated_answer))
+            .with_state((Arc::clone(&held), opened));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(mom::math::serve(listener, router, shutdown.clone()));
+        Self {
+            url,
+            held,
+            open,
+            shutdown,
+        }
+    }
+
+    async fn wait_holding(&self, calls: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while self.held.load(Ordering::SeqCst) < calls {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {} of {calls} calls arrived at once",
+                self.held.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for GatedMath {
+    fn drop(&mut self) {
+        let _ = self.open.send(true);
+        self.shutdown.cancel();
+    }
+}
+
+async fn gated_answer(
+    State((held, mut opened)): State<(Arc<AtomicUsize>, watch::Receiver<bool>)>,
+    Path((method, numbers)): Path<(String, String)>,
+) -> Json<Value> {
+    held.fetch_add(1, Ordering::SeqCst);
+    let _ = opened.wait_for(|open| *open).await;
+    let step = mom_math::MathStep::parse(&method, &numbers).unwrap();
+    Json(mom_math::evaluate(&step).unwrap())
+}
+
+#[tokio::test]
+async fn hundreds_of_slow_steps_wait_at_once_and_never_delay_job_creation() {
+    let math = GatedMath::start().await;
+    let app = spawn_app_with(|config| {
+        config.math_url = math.url.clone();
+        config.math_timeout = Duration::from_secs(120);
+    })
+    .await;
+    let login = app.new_user().await;
+    let token = login["accessToken"].as_str().unwrap().to_owned();
+    let one_step = json!({"type": "math", "details": [{"method": "add", "numbers": "1,2"}]});
+
+    // Far more slow calls than a small fixed number of slots would hold.
+    const SLOW: usize = 300;
+    let mut ids = Vec::new();
+    for _ in 0..SLOW {
+        let response = app.post_job(&token, &one_step).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        ids.push(
+            response.json::<Value>().await.unwrap()["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    math.wait_holding(SLOW).await;
+
+    // Every slow step is waiting on the math service; job creation still answers at once
+    // (a request stuck behind them would end in a 504 after RPC_TIMEOUT_MS).
+    for _ in 0..20 {
+        let response = app.post_job(&token, &one_step).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        ids.push(
+            response.json::<Value>().await.unwrap()["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    math.wait_holding(SLOW + 20).await;
+
+    math.open.send(true).unwrap();
+    for id in ids {
+        let job = app.wait_for_end(&token, id, Duration::from_secs(60)).await;
+        assert_eq!(job["status"], "done", "{job}");
+        assert_eq!(job["details"][0]["result"], 3);
+    }
+}
+
+#[tokio::test]
+async fn a_job_that_stops_moving_ends_failed_with_a_reason() {
+    // The math service takes every call and never answers: nothing will move the job.
+    let math = GatedMath::start().await;
+    let app = spawn_app_with(|config| {
+        config.math_url = math.url.clone();
+        config.math_timeout = Duration::from_secs(120);
+        config.job_stall = Some(Duration::from_secs(1));
+    })
+    .await;
+    let login = app.new_user().await;
+    let token = login["accessToken"].as_str().unwrap();
+    let response = app.post_job(token, &crate::helpers::math_job()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = response.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    math.wait_holding(1).await;
+
+    let job = app.wait_for_end(token, id, Duration::from_secs(30)).await;
+    assert_eq!(job["status"], "failed");
+    let reason = job["error"].as_str().unwrap();
+    assert!(reason.contains("stopped making progress"), "{reason}");
+
+    assert_eq!(job["stepsDone"], 0);
+}
