@@ -320,7 +320,9 @@ async fn a_job_that_stops_moving_ends_failed_with_a_reason() {
     let token = login["accessToken"].as_str().unwrap();
     let response = app.post_job(token, &crate::helpers::math_job()).await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let id = response.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
     math.wait_holding(1).await;
 
     let job = app.wait_for_end(token, id, Duration::from_secs(30)).await;
