@@ -332,3 +332,76 @@ async fn a_job_that_stops_moving_ends_failed_with_a_reason() {
 
     assert_eq!(job["stepsDone"], 0);
 }
+
+/// A math service that answers 503 to the first `failures` calls of each step, then the
+/// right result; it notes when each call came.
+#[derive(Clone, Default)]
+struct FlakyMath {
+    calls: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<tokio::time::Instant>>>>,
+}
+
+async fn flaky_answer(
+    State((math, failures)): State<(FlakyMath, usize)>,
+    Path((method, numbers)): Path<(String, String)>,
+) -> Result<Json<Value>, StatusCode> {
+    let key = format!("{method}/{numbers}");
+    let calls = {
+        let mut calls = math.calls.lock().unwrap();
+        let seen = calls.entry(key).or_default();
+        seen.push(tokio::time::Instant::now());
+        seen.len()
+    };
+    if calls <= failures {
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let step = mom_math::MathStep::parse(&method, &numbers).unwrap();
+    Ok(Json(mom_math::evaluate(&step).unwrap()))
+}
+
+#[tokio::test]
+async fn a_failing_math_call_is_retried_with_growing_backoff_until_it_succeeds() {
+    let math = FlakyMath::default();
+    let router = Router::new()
+        .route("/{method}/{numbers}", get(flaky_answer))
+        .with_state((math.clone(), 2));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    tokio::spawn(mom::math::serve(listener, router, stop.clone()));
+    let app = spawn_app_with(|config| {
+        config.math_url = url;
+        config.math_attempts = 3;
+        config.math_retry_initial = Duration::from_millis(200);
+    })
+    .await;
+    let login = app.new_user().await;
+    let token = login["accessToken"].as_str().unwrap();
+    let response = app.post_job(token, &crate::helpers::math_job()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+
+    let job = app.wait_for_end(token, id, Duration::from_secs(60)).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["details"][0]["result"], 6);
+    assert_eq!(job["details"][1]["result"], 24);
+    assert_eq!(job["details"][2]["result"], json!([[2, 3], [97]]));
+    let calls = math.calls.lock().unwrap().clone();
+    for (step, at) in &calls {
+        assert_eq!(at.len(), 3, "{step}: two failures, then the answer");
+        // A retry waits in a delay queue at least its backoff: 200 ms, then 400 ms.
+        assert!(
+            at[1] - at[0] >= Duration::from_millis(200),
+            "{step}: {:?}",
+            at[1] - at[0]
+        );
+        assert!(
+            at[2] - at[1] >= Duration::from_millis(400),
+            "{step}: {:?}",
+            at[2] - at[1]
+        );
+    }
+    assert_eq!(calls.len(), 3, "one entry per step: {:?}", calls.keys());
+    stop.cancel();
+}
