@@ -116,6 +116,9 @@ async fn logout(
     Ok(Json(json!({ "success": closed })))
 }
 
+/// How long sockets authenticated with a renewed token keep receiving without re-authenticating.
+pub const RENEW_SOCKET_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[instrument(skip_all, fields(user_id = claims.id))]
 async fn renew_token(
     State(state): State<ApiState>,
@@ -128,8 +131,12 @@ async fn renew_token(
         .await?
         .unwrap_or_default();
     let login = open_session(&state, user, role).await?;
-    state.sessions.close(&claims.sid).await?;
-    revoke_on_sockets(&state, claims.id, &claims.sid).await;
+    // The old token stops at once; its sockets get a grace to move to the new one, where
+    // an immediate revocation would sign out a client that renews the seed's way.
+    state
+        .sessions
+        .supersede(&claims.sid, claims.id, RENEW_SOCKET_GRACE)
+        .await?;
     Ok(Json(login))
 }
 

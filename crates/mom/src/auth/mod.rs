@@ -9,5 +9,5 @@ pub mod password;
 pub mod sessions;
 pub mod token;
 
-pub use sessions::Sessions;
+pub use sessions::{SessionState, Sessions};
 pub use token::{Claims, TokenError, Tokens};

@@ -51,11 +51,41 @@ impl Sessions {
         Ok(sid)
     }
 
-    /// Whether `sid` is open and belongs to `user_id`.
+    /// Whether `sid` is open and belongs to `user_id` (a renewed session is not).
     pub async fn is_open(&self, sid: &str, user_id: i32) -> redis::RedisResult<bool> {
+        Ok(self.state(sid, user_id).await? == SessionState::Open)
+    }
+
+    /// What `sid` stands for now, for `user_id`.
+    pub async fn state(&self, sid: &str, user_id: i32) -> redis::RedisResult<SessionState> {
         let mut redis = self.redis.clone();
-        let owner: Option<i32> = redis.get(self.key(sid)).await?;
-        Ok(owner == Some(user_id))
+        let value: Option<String> = redis.get(self.key(sid)).await?;
+        Ok(match value {
+            Some(v) if v == user_id.to_string() => SessionState::Open,
+            Some(v) if v == renewed_value(user_id) => SessionState::Renewed,
+            _ => SessionState::Closed,
+        })
+    }
+
+    /// Marks `sid` as replaced by a renewal: refused at once for anything new, while sockets
+    /// authenticated with it keep it for `grace`, time to move to the new token. A session
+    /// already closed stays closed.
+    pub async fn supersede(
+        &self,
+        sid: &str,
+        user_id: i32,
+        grace: Duration,
+    ) -> redis::RedisResult<()> {
+        let mut redis = self.redis.clone();
+        redis::cmd("SET")
+            .arg(self.key(sid))
+            .arg(renewed_value(user_id))
+            .arg("EX")
+            .arg(grace.as_secs().max(1))
+            .arg("XX")
+            .query_async::<Option<String>>(&mut redis)
+            .await?;
+        Ok(())
     }
 
     /// Closes `sid`; returns whether it was open.
@@ -72,4 +102,17 @@ impl Sessions {
             .await
             .map(drop)
     }
+}
+
+/// What a session id stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    Open,
+    /// Replaced by a renewal; sockets already using it may keep it a little longer.
+    Renewed,
+    Closed,
+}
+
+fn renewed_value(user_id: i32) -> String {
+    format!("{user_id}:renewed")
 }

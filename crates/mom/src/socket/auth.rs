@@ -6,7 +6,7 @@
 use serde_json::Value;
 use tracing::warn;
 
-use crate::auth::{Claims, Sessions, TokenError, Tokens};
+use crate::auth::{Claims, SessionState, Sessions, TokenError, Tokens};
 
 /// Why a socket is not (or no longer) authenticated. `Display` is the `auth-error` reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -95,15 +95,23 @@ impl Authenticator {
     }
 
     /// Whether claims accepted earlier still hold: not expired, session still open.
+    /// A socket keeps a session its owner just renewed for a short grace, so a client that
+    /// renews and then authenticates the socket with the new token (the seed's way) never
+    /// hears `auth-error` in between.
     pub async fn recheck(&self, claims: &Claims) -> Result<(), AuthError> {
         check_expiry(claims, now_secs())?;
-        self.session_open(claims).await
+        self.session(claims, &[SessionState::Open, SessionState::Renewed])
+            .await
     }
 
     async fn session_open(&self, claims: &Claims) -> Result<(), AuthError> {
-        match self.sessions.is_open(&claims.sid, claims.id).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(AuthError::OldToken),
+        self.session(claims, &[SessionState::Open]).await
+    }
+
+    async fn session(&self, claims: &Claims, accepted: &[SessionState]) -> Result<(), AuthError> {
+        match self.sessions.state(&claims.sid, claims.id).await {
+            Ok(state) if accepted.contains(&state) => Ok(()),
+            Ok(_) => Err(AuthError::OldToken),
             Err(error) => {
                 warn!(%error, user_id = claims.id, "cannot check the session in Redis");
                 Err(AuthError::Unavailable)

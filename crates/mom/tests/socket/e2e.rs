@@ -213,6 +213,54 @@ async fn v2_and_v4_clients_watch_a_job_finish_and_logout_stops_rest_and_socket()
     );
 }
 
+/// The seed's panel renews its token halfway through its life, then authenticates its socket
+/// again with the new login object. The socket must hear `authenticated`, never `auth-error`
+/// first; the old token stops on REST at once, and logout still stops the socket at once.
+#[tokio::test]
+async fn renewing_the_seed_way_keeps_the_socket_and_logout_still_stops_it() {
+    let system = start().await;
+    let alice = system.login("alice").await;
+    let old_token = alice["accessToken"].as_str().unwrap().to_owned();
+    let mut seed_panel = system.client("v2", "polling", &alice).await;
+
+    let renewed: Value = {
+        let response = system.get("/renew-token", &old_token).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    };
+    let new_token = renewed["accessToken"].as_str().unwrap().to_owned();
+    assert_ne!(new_token, old_token);
+    assert_eq!(system.get("/auth-test", &old_token).await.status(), 401);
+    assert_eq!(system.get("/auth-test", &new_token).await.status(), 200);
+
+    seed_panel
+        .emit("authenticate", Some(renewed.clone()), false)
+        .await;
+    let next = seed_panel.next_event().await;
+    assert_eq!(
+        next["event"], "authenticated",
+        "the renewed socket heard {next}"
+    );
+
+    // A job ordered with the new token reaches the socket that moved to it.
+    let created: Value = system
+        .http
+        .post(format!("{}/job", system.api))
+        .header("Authorization", &new_token)
+        .json(&json!({"type": "math", "details": [{"method": "add", "numbers": "2,3"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, done) = until_done(&mut seed_panel, &created["id"]).await;
+    assert_eq!(done["results"], json!([5]));
+
+    assert_eq!(system.get("/logout", &new_token).await.status(), 200);
+    assert_eq!(seed_panel.expect("auth-error").await, "old-token");
+}
+
 impl Running {
     async fn login_existing(&self, user: &Value) -> Value {
         let body = json!({"email": user["email"], "password": "pw-e2e"});
