@@ -149,16 +149,55 @@ impl System {
             math,
             panel,
         } = self;
-        let services = tokio::try_join!(
-            crate::math::run(config.clone(), math, shutdown.clone()),
-            crate::worker::run(config.clone(), shutdown.clone()),
-            crate::api::run(config.clone(), api, shutdown.clone()),
-            crate::socket::run(config.clone(), socket, shutdown.clone()),
-            crate::panel::run(config.clone(), panel, shutdown.clone()),
+        // Stops in dependency order, so a graceful stop costs no 5xx: the API and the panel
+        // stop taking requests and finish theirs while the workers still answer them; then
+        // the gateway and the workers drain; the math service goes last, since steps in
+        // flight call it. A service that fails starts the same orderly stop.
+        let back = CancellationToken::new();
+        let last = CancellationToken::new();
+        let front_stage = async {
+            let (api, panel) = tokio::join!(
+                stop_all_on_error(
+                    crate::api::run(config.clone(), api, shutdown.clone()),
+                    &shutdown
+                ),
+                stop_all_on_error(
+                    crate::panel::run(config.clone(), panel, shutdown.clone()),
+                    &shutdown
+                ),
+            );
+            back.cancel();
+            api.and(panel)
+        };
+        let back_stage = async {
+            let (worker, socket) = tokio::join!(
+                stop_all_on_error(crate::worker::run(config.clone(), back.clone()), &shutdown),
+                stop_all_on_error(
+                    crate::socket::run(config.clone(), socket, back.clone()),
+                    &shutdown
+                ),
+            );
+            last.cancel();
+            worker.and(socket)
+        };
+        let last_stage = stop_all_on_error(
+            crate::math::run(config.clone(), math, last.clone()),
+            &shutdown,
         );
-        if services.is_err() {
-            shutdown.cancel();
-        }
-        services.map(drop)
+        let (front, back, last) = tokio::join!(front_stage, back_stage, last_stage);
+        front.and(back).and(last)
     }
+}
+
+/// Runs a service; if it fails, asks every other one to stop.
+async fn stop_all_on_error(
+    service: impl std::future::Future<Output = anyhow::Result<()>>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let result = service.await;
+    if let Err(error) = &result {
+        tracing::error!(error = %format!("{error:#}"), "a service failed; stopping the others");
+        shutdown.cancel();
+    }
+    result
 }

@@ -1,4 +1,5 @@
-//! Faults: no worker, no broker, a worker that died between commit and publish.
+//! Faults: no worker, no broker, a worker that died between commit and publish, a graceful
+//! stop under load.
 
 use std::time::{Duration, Instant};
 
@@ -187,4 +188,61 @@ async fn a_graceful_restart_mid_flight_loses_no_job() {
         assert_eq!(job["status"], "done", "job {id}: {job}");
         assert_eq!(job["details"][2]["result"], json!([[2, 3], [97]]));
     }
+}
+
+/// A graceful stop while clients keep posting: every request the API took gets its answer
+/// (the workers outlive it), and none of them is a 5xx; later requests find no listener.
+#[tokio::test]
+async fn a_graceful_stop_mid_burst_answers_no_5xx() {
+    let app = spawn_app_with(|config| config.math_max_delay = Duration::from_millis(200)).await;
+    let login = app.new_user().await;
+    let token = login["accessToken"].as_str().unwrap().to_owned();
+    let created = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, token, created) = (app.url("/job"), token.clone(), created.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut statuses = Vec::new();
+                for _ in 0..5000 {
+                    match client
+                        .post(&url)
+                        .header("Authorization", &token)
+                        .json(&math_job())
+                        .send()
+                        .await
+                    {
+                        Ok(response) => {
+                            if response.status() == StatusCode::CREATED {
+                                created.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            statuses.push(response.status());
+                        }
+                        // The listener is closed: the stop has begun.
+                        Err(_) => break,
+                    }
+                }
+                statuses
+            })
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while created.load(std::sync::atomic::Ordering::SeqCst) < 50 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "jobs are not being created"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let config = app.stop().await;
+    for client in clients {
+        let statuses = client.await.unwrap();
+        let failed: Vec<_> = statuses.iter().filter(|s| s.is_server_error()).collect();
+        assert!(failed.is_empty(), "5xx during a graceful stop: {failed:?}");
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::CREATED),
+            "{statuses:?}"
+        );
+    }
+    mom::app::teardown(&config).await;
 }
