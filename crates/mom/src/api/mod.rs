@@ -133,6 +133,7 @@ pub fn router(state: ApiState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn(close_after_refused_body))
         .layer(axum::middleware::from_fn(observe::track))
         .layer(
             CorsLayer::new()
@@ -149,6 +150,32 @@ pub fn router(state: ApiState) -> Router {
         )
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// An error answered to a request with a body may leave that body unread on the connection
+/// (the 413 of the size limit, a 401 before the body is parsed): the next request on a kept-
+/// alive connection would then fail (Node's agent sees EPIPE). `Connection: close` ends the
+/// connection after the answer instead; the client simply opens a new one.
+async fn close_after_refused_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let has_body = match request.headers().get(header::CONTENT_LENGTH) {
+        Some(length) => length.as_bytes().trim_ascii() != b"0",
+        None => request.headers().contains_key(header::TRANSFER_ENCODING),
+    };
+    let http1 = request.version() <= axum::http::Version::HTTP_11;
+    let mut response = next.run(request).await;
+    if has_body
+        && http1
+        && (response.status().is_client_error() || response.status().is_server_error())
+    {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

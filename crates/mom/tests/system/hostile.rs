@@ -131,6 +131,16 @@ async fn malformed_bodies_and_unknown_routes_get_json_errors() {
     let huge = "x".repeat(200 * 1024);
     let response = app.post_register(&json!({"firstName": huge})).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The unread rest of the body must not poison the kept-alive connection.
+    assert_eq!(response.headers()["connection"], "close");
+    let response = app
+        .post("/job", &json!({"details": huge}), Some("not-a-token"))
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["connection"], "close");
+    let ok = app.get("/", None).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(ok.headers().get("connection").is_none_or(|v| v != "close"));
 
     let response = app.get("/no-such-route", None).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
