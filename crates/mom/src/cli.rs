@@ -61,6 +61,9 @@ pub async fn run_with(cli: Cli, config: Config) -> anyhow::Result<()> {
     if config.jwt_secret == Config::DEV_JWT_SECRET {
         tracing::warn!("JWT_SECRET is the development default; set your own outside local use");
     }
+    if matches!(cli.command, Command::Api | Command::Socket | Command::Up) {
+        config.check_secret()?;
+    }
     let shutdown = app::shutdown_on_signal();
     match cli.command {
         Command::Api => {

@@ -149,6 +149,19 @@ impl Config {
         })
     }
 
+    /// Refuses the development JWT secret (public in the seed) on an address others reach:
+    /// anyone could mint tokens.
+    pub fn check_secret(&self) -> anyhow::Result<()> {
+        if self.jwt_secret == Self::DEV_JWT_SECRET && !self.host.is_loopback() {
+            anyhow::bail!(
+                "JWT_SECRET is the development default, which anyone can read in the seed; \
+                 set your own before binding HOST={}",
+                self.host
+            );
+        }
+        Ok(())
+    }
+
     pub fn bus_config(&self, service: &str) -> mom_bus::BusConfig {
         mom_bus::BusConfig::new(&self.amqp_url, format!("mom-{service}"))
     }
@@ -180,6 +193,17 @@ fn admin_emails(raw: &str) -> anyhow::Result<Vec<Email>> {
         .collect()
 }
 
+/// `url` with its password replaced by `***`, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme && url[scheme + 3..at].contains(':') => {
+            let user = url[scheme + 3..at].split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,5 +227,32 @@ mod tests {
         assert_eq!(config.effective_role(Role::User, "ada@x.io"), Role::Admin);
         assert_eq!(config.effective_role(Role::User, "bob@x.io"), Role::User);
         assert_eq!(config.effective_role(Role::Admin, "bob@x.io"), Role::Admin);
+    }
+
+    #[test]
+    fn the_development_secret_is_refused_beyond_loopback() {
+        let mut config = Config::local();
+        assert!(config.check_secret().is_ok(), "local use is fine");
+        config.host = "0.0.0.0".parse().unwrap();
+        let error = config.check_secret().unwrap_err().to_string();
+        assert!(error.contains("JWT_SECRET"), "{error}");
+        config.jwt_secret = "a real secret".into();
+        assert!(config.check_secret().is_ok());
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://mom:s3cret@db:5432/mom"),
+            "postgres://mom:***@db:5432/mom"
+        );
+        assert_eq!(
+            redact_url("redis://:s3cret@cache:6379"),
+            "redis://:***@cache:6379"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
     }
 }

@@ -7,6 +7,8 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use tracing::{info, warn};
 
+use crate::config::redact_url;
+
 #[derive(Clone)]
 pub struct Sessions {
     redis: ConnectionManager,
@@ -16,23 +18,27 @@ pub struct Sessions {
 impl Sessions {
     /// Connects, retrying until `wait` has passed so services can start before Redis does.
     pub async fn connect(url: &str, prefix: &str, wait: Duration) -> anyhow::Result<Self> {
-        let client =
-            redis::Client::open(url).with_context(|| format!("invalid REDIS_URL {url:?}"))?;
+        let client = redis::Client::open(url)
+            .with_context(|| format!("invalid REDIS_URL {:?}", redact_url(url)))?;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match ConnectionManager::new(client.clone()).await {
                 Ok(redis) => {
-                    info!(redis = url, "connected to Redis");
+                    info!(redis = %redact_url(url), "connected to Redis");
                     return Ok(Self {
                         redis,
                         prefix: prefix.to_owned(),
                     });
                 }
                 Err(error) if tokio::time::Instant::now() < deadline => {
-                    warn!(%error, "Redis not ready; retrying");
+                    warn!(%error, redis = %redact_url(url), "Redis not ready; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-                Err(error) => return Err(error).context("Failed to connect to Redis"),
+                Err(error) => {
+                    return Err(error).with_context(|| {
+                        format!("Failed to connect to Redis at {}", redact_url(url))
+                    })
+                }
             }
         }
     }

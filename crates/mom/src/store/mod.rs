@@ -13,6 +13,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use tracing::{info, warn};
 
+use crate::config::redact_url;
+
 /// Connects, creating the database if it does not exist, and retrying until `wait` has passed
 /// so services can start before PostgreSQL does.
 pub async fn connect(url: &str, wait: Duration) -> anyhow::Result<PgPool> {
@@ -22,18 +24,19 @@ pub async fn connect(url: &str, wait: Duration) -> anyhow::Result<PgPool> {
         attempt += 1;
         match try_connect(url).await {
             Ok(pool) => {
-                info!(database = %redact(url), "connected to PostgreSQL");
+                info!(database = %redact_url(url), "connected to PostgreSQL");
                 return Ok(pool);
             }
             Err(error) if tokio::time::Instant::now() < deadline => {
                 if attempt == 1 || attempt.is_multiple_of(10) {
-                    warn!(%error, database = %redact(url), "PostgreSQL not ready; retrying");
+                    warn!(%error, database = %redact_url(url), "PostgreSQL not ready; retrying");
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             Err(error) => {
-                return Err(error)
-                    .with_context(|| format!("Failed to connect to PostgreSQL at {}", redact(url)))
+                return Err(error).with_context(|| {
+                    format!("Failed to connect to PostgreSQL at {}", redact_url(url))
+                })
             }
         }
     }
@@ -62,14 +65,4 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .await
         .context("Failed to run migrations")?;
     Ok(())
-}
-
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme && url[scheme + 3..at].contains(':') => {
-            let user = url[scheme + 3..at].split(':').next().unwrap_or("");
-            format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
-        }
-        _ => url.to_owned(),
-    }
 }
