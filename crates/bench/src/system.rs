@@ -241,40 +241,13 @@ struct Posted {
 async fn job_creation(target: &Target, concurrency: usize, duration: Duration) -> Posted {
     let started = Instant::now();
     let deadline = started + duration;
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (client, api, token) = (
-                target.client.clone(),
-                target.api.clone(),
-                target.token.clone(),
-            );
-            tokio::spawn(async move {
-                let (mut latencies, mut errors) = (Vec::new(), 0u64);
-                while Instant::now() < deadline {
-                    let sent = Instant::now();
-                    match post_job(&client, &api, &token).await {
-                        Ok(_) => latencies.push(sent.elapsed().as_secs_f64() * 1000.0),
-                        Err(_) => errors += 1,
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let mut posted = Posted {
-        latencies: Vec::new(),
-        errors: 0,
-        seconds: 0.0,
-    };
-    for task in tasks {
-        if let Ok((l, e)) = task.await {
-            posted.latencies.extend(l);
-            posted.errors += e;
-        }
+    let tasks = posting_clients(target, concurrency, move || Instant::now() < deadline);
+    let (latencies, errors) = gather(tasks).await.unwrap_or_default();
+    Posted {
+        latencies,
+        errors,
+        seconds: started.elapsed().as_secs_f64(),
     }
-    posted.seconds = started.elapsed().as_secs_f64();
-    posted.latencies.sort_by(f64::total_cmp);
-    posted
 }
 
 /// Who is waiting for which job's `job:done`, and the ones that finished before anyone asked.
@@ -366,16 +339,10 @@ async fn end_to_end(target: &Target, clients: usize, jobs: usize) -> anyhow::Res
             })
         })
         .collect();
-    let (mut latencies, mut errors) = (Vec::new(), 0);
-    for task in tasks {
-        let (l, e) = task.await?;
-        latencies.extend(l);
-        errors += e;
-    }
+    let (latencies, errors) = gather(tasks).await?;
     let elapsed = started.elapsed().as_secs_f64();
     listener.abort();
     bus.close().await;
-    latencies.sort_by(f64::total_cmp);
     Ok(json!({
         "scenario": format!("job_end_to_end_c{clients}"),
         "per_s": latencies.len() as f64 / elapsed,
@@ -399,35 +366,14 @@ async fn burst(target: &Target, args: &SystemArgs, jobs: usize) -> anyhow::Resul
         started,
         progress.clone(),
     ));
-    let tasks: Vec<_> = (0..args.burst_clients.max(1))
-        .map(|_| {
-            let (client, api, token, next) = (
-                target.client.clone(),
-                target.api.clone(),
-                target.token.clone(),
-                Arc::clone(&next),
-            );
-            tokio::spawn(async move {
-                let (mut latencies, mut errors) = (Vec::new(), 0u64);
-                while next.fetch_add(1, Ordering::Relaxed) < jobs {
-                    let sent = Instant::now();
-                    match post_job(&client, &api, &token).await {
-                        Ok(_) => latencies.push(sent.elapsed().as_secs_f64() * 1000.0),
-                        Err(_) => errors += 1,
-                    }
-                }
-                (latencies, errors)
-            })
+    let tasks = {
+        let next = Arc::clone(&next);
+        posting_clients(target, args.burst_clients.max(1), move || {
+            next.fetch_add(1, Ordering::Relaxed) < jobs
         })
-        .collect();
-    let (mut burst_latencies, mut errors) = (Vec::new(), 0);
-    for task in tasks {
-        let (l, e) = task.await?;
-        burst_latencies.extend(l);
-        errors += e;
-    }
+    };
+    let (burst_latencies, mut errors) = gather(tasks).await?;
     let posted_after = started.elapsed().as_secs_f64();
-    burst_latencies.sort_by(f64::total_cmp);
 
     // RPC next to the burst: sequential POSTs while its steps wait on the math service.
     let mut probe = Vec::new();
@@ -461,6 +407,53 @@ async fn burst(target: &Target, args: &SystemArgs, jobs: usize) -> anyhow::Resul
         "peak_rss_mib": peak_rss_mib(),
         "cpu_ms_per_job": spent.per(finished),
     }))
+}
+
+/// `clients` tasks posting jobs back to back while `more()` says so, each with the latencies
+/// of its 201s and its count of failures.
+fn posting_clients<F>(
+    target: &Target,
+    clients: usize,
+    more: F,
+) -> Vec<tokio::task::JoinHandle<(Vec<f64>, u64)>>
+where
+    F: Fn() -> bool + Clone + Send + 'static,
+{
+    (0..clients)
+        .map(|_| {
+            let (client, api, token, more) = (
+                target.client.clone(),
+                target.api.clone(),
+                target.token.clone(),
+                more.clone(),
+            );
+            tokio::spawn(async move {
+                let (mut latencies, mut errors) = (Vec::new(), 0u64);
+                while more() {
+                    let sent = Instant::now();
+                    match post_job(&client, &api, &token).await {
+                        Ok(_) => latencies.push(sent.elapsed().as_secs_f64() * 1000.0),
+                        Err(_) => errors += 1,
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect()
+}
+
+/// The latencies (sorted) and error counts of client tasks, merged.
+async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<(Vec<f64>, u64)>>,
+) -> anyhow::Result<(Vec<f64>, u64)> {
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    for task in tasks {
+        let (l, e) = task.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    latencies.sort_by(f64::total_cmp);
+    Ok((latencies, errors))
 }
 
 async fn report_progress(

@@ -63,6 +63,14 @@ impl Pipeline {
         users::insert(&self.pool, &record).await.unwrap().id
     }
 
+    async fn job(&self, id: i32) -> mom::domain::JobView {
+        jobs::find(&self.pool, id)
+            .await
+            .unwrap()
+            .expect("the job exists")
+            .view
+    }
+
     async fn write(&self, write: JobWrite) -> Result<Written, mom::worker::WriteError> {
         self.committer.write(write, None).await
     }
@@ -141,11 +149,7 @@ async fn duplicate_step_results_are_recorded_once_within_a_batch_and_across_batc
     assert!(a.is_ok() && b.is_ok());
     pipeline.write(record(job_id, 0, 5)).await.unwrap();
 
-    let job = jobs::find(&pipeline.pool, job_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .view;
+    let job = pipeline.job(job_id).await;
     assert_eq!(job.steps_done, 1);
     assert_eq!(job.version, 2, "one change: step 0 recorded");
     let first = &job.details[0]["result"];
@@ -193,11 +197,7 @@ async fn one_bad_write_in_a_batch_fails_alone() {
     }
     assert!(matches!(good, Ok(Written::Job(_))), "{good:?}");
     assert!(step.is_ok(), "{step:?}");
-    let job = jobs::find(&pipeline.pool, job_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .view;
+    let job = pipeline.job(job_id).await;
     assert_eq!(job.steps_done, 1);
     pipeline.stop().await;
 }
@@ -316,13 +316,8 @@ async fn a_job_that_stops_moving_ends_failed_with_a_reason() {
         config.job_stall = Some(Duration::from_secs(1));
     })
     .await;
-    let login = app.new_user().await;
-    let token = login["accessToken"].as_str().unwrap();
-    let response = app.post_job(token, &crate::helpers::math_job()).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let (token, id) = order_math_job(&app).await;
+    let token = token.as_str();
     math.wait_holding(1).await;
 
     let job = app.wait_for_end(token, id, Duration::from_secs(30)).await;
@@ -374,13 +369,8 @@ async fn a_failing_math_call_is_retried_with_growing_backoff_until_it_succeeds()
         config.math_retry_initial = Duration::from_millis(200);
     })
     .await;
-    let login = app.new_user().await;
-    let token = login["accessToken"].as_str().unwrap();
-    let response = app.post_job(token, &crate::helpers::math_job()).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let (token, id) = order_math_job(&app).await;
+    let token = token.as_str();
 
     let job = app.wait_for_end(token, id, Duration::from_secs(60)).await;
     assert_eq!(job["status"], "done", "{job}");
@@ -404,4 +394,16 @@ async fn a_failing_math_call_is_retried_with_growing_backoff_until_it_succeeds()
     }
     assert_eq!(calls.len(), 3, "one entry per step: {:?}", calls.keys());
     stop.cancel();
+}
+
+/// A new user orders the seed's 3-step job; returns their token and the job's id.
+async fn order_math_job(app: &crate::helpers::TestApp) -> (String, i64) {
+    let login = app.new_user().await;
+    let token = login["accessToken"].as_str().unwrap().to_owned();
+    let response = app.post_job(&token, &crate::helpers::math_job()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    (token, id)
 }
