@@ -47,6 +47,8 @@ pub struct Config {
     pub outbox_grace: Duration,
     /// A job with no step recorded for this long is failed; `None`: derived from the timeouts.
     pub job_stall: Option<Duration>,
+    /// Password hashes and verifications at once in the API (argon2id, ~19 MiB each).
+    pub password_hash_concurrency: usize,
     /// Users who are admins whatever their stored role (`ADMIN_EMAILS`, comma-separated).
     pub admin_emails: Vec<Email>,
 }
@@ -85,6 +87,7 @@ impl Config {
                 "http://guest:guest@127.0.0.1:15672",
             )?,
             outbox_grace: Duration::from_millis(var("OUTBOX_GRACE_MS", "10000")?),
+            password_hash_concurrency: var("PASSWORD_HASH_CONCURRENCY", "4")?,
             job_stall: match std::env::var("JOB_STALL_SECONDS") {
                 Ok(_) => match var::<u64>("JOB_STALL_SECONDS", "0")? {
                     0 => anyhow::bail!("invalid JOB_STALL_SECONDS=0: it must be at least 1"),
@@ -125,6 +128,7 @@ impl Config {
             management_url: "http://guest:guest@127.0.0.1:15672".into(),
             outbox_grace: Duration::from_secs(10),
             job_stall: None,
+            password_hash_concurrency: crate::auth::password::DEFAULT_CONCURRENCY,
             admin_emails: Vec::new(),
         }
     }

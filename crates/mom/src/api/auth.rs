@@ -79,7 +79,7 @@ async fn registered(
     let stored = crate::store::users::password_hash(&state.pool, user.id).await?;
     Ok(match stored {
         Some(stored) if stored == sent_hash => true,
-        stored => password::verify(&new_user.password, stored).await,
+        stored => password::verify(&new_user.password, stored).await?,
     })
 }
 
@@ -100,7 +100,7 @@ async fn login(
     let credentials = Credentials::try_from(&body).map_err(ApiError::Validation)?;
     let found = crate::store::users::find_by_email(&state.pool, credentials.email.as_str()).await?;
     let hash = found.as_ref().map(|r| r.password_hash.clone());
-    let verified = password::verify(&credentials.password, hash).await;
+    let verified = password::verify(&credentials.password, hash).await?;
     let record = found.filter(|_| verified).ok_or(ApiError::BadCredentials)?;
     let login = open_session(&state, record.user, record.role).await?;
     Ok((StatusCode::CREATED, Json(login)))

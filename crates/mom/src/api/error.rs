@@ -45,11 +45,23 @@ pub enum ApiError {
     /// A dependency (broker, database, Redis) cannot be reached.
     #[error("{0}")]
     Unavailable(String),
+    /// Too much work of this kind at once; answered 503 with `Retry-After`.
+    #[error("{0}")]
+    Busy(String),
     /// A worker did not answer in time.
     #[error("{0}")]
     Timeout(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<crate::auth::password::HashError> for ApiError {
+    fn from(error: crate::auth::password::HashError) -> Self {
+        match error {
+            crate::auth::password::HashError::Busy => Self::Busy(error.to_string()),
+            crate::auth::password::HashError::Failed(e) => Self::Internal(e),
+        }
+    }
 }
 
 impl ApiError {
@@ -139,6 +151,14 @@ impl IntoResponse for ApiError {
             ),
             Self::Unavailable(message) => {
                 body(StatusCode::SERVICE_UNAVAILABLE, Some(json!(message)))
+            }
+            Self::Busy(message) => {
+                let mut response = body(StatusCode::SERVICE_UNAVAILABLE, Some(json!(message)));
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("1"),
+                );
+                response
             }
             Self::Timeout(message) => body(StatusCode::GATEWAY_TIMEOUT, Some(json!(message))),
             Self::Internal(error) => {

@@ -48,6 +48,7 @@ pub struct ApiState {
 impl ApiState {
     /// Connects to the broker, PostgreSQL and Redis, waiting for each to come up.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        crate::auth::password::limit_concurrency(config.password_hash_concurrency);
         let wait = Duration::from_secs(60);
         let bus = Bus::connect(config.bus_config("api"));
         let topology = config.topology();
