@@ -209,6 +209,34 @@ describe('LiveConnection', () => {
     expect(handlers.onAuthError).toHaveBeenCalledWith('token-expired');
   });
 
+  it('keeps the session through a gateway that cannot check it, retrying with backoff', () => {
+    vi.useFakeTimers();
+    try {
+      const { sock, handlers } = connect();
+      sock.fire('connect');
+      const tries = () => sock.emitted.filter(([e]) => e === 'authenticate').length;
+      expect(tries()).toBe(1);
+      for (const [i, pause] of [1000, 2000, 4000, 8000].entries()) {
+        sock.fire('auth-error', 'unavailable');
+        expect(handlers.onStatus).toHaveBeenLastCalledWith('reconnecting');
+        vi.advanceTimersByTime(pause - 1);
+        expect(tries()).toBe(i + 1);
+        vi.advanceTimersByTime(1);
+        expect(tries()).toBe(i + 2);
+      }
+      expect(handlers.onAuthError).not.toHaveBeenCalled();
+      sock.fire('authenticated');
+      expect(handlers.onStatus).toHaveBeenLastCalledWith('live');
+      // After a success the backoff starts over.
+      sock.fire('auth-error', 'unavailable');
+      vi.advanceTimersByTime(1000);
+      expect(tries()).toBe(6);
+      expect(handlers.onAuthError).not.toHaveBeenCalled();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('says goodbye with deauthenticate before disconnecting', async () => {
     const { sock, conn } = connect();
     sock.fire('connect');

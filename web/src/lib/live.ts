@@ -25,6 +25,9 @@ const defaultFactory: SocketFactory = (url) =>
     timeout: 10000,
   });
 
+/** The longest pause between tries while the gateway answers `unavailable`. */
+export const UNAVAILABLE_RETRY_MAX_MS = 30_000;
+
 /**
  * The `/user` namespace of the socket gateway. Authenticates on every `connect` (so a reconnect
  * after a network drop re-authenticates by itself) and again whenever the token is renewed.
@@ -36,6 +39,9 @@ export class LiveConnection {
   private retriedToken: string | null = null;
   private closed = false;
   private freshConnection = false;
+  /** `auth-error "unavailable"` answers in a row, for the backoff. */
+  private unavailableRetries = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socketUrl: string, login: LoginObject, private readonly handlers: LiveHandlers, factory: SocketFactory = defaultFactory) {
     this.login = login;
@@ -48,12 +54,19 @@ export class LiveConnection {
       this.authenticate();
     });
     s.on('authenticated', () => {
+      this.unavailableRetries = 0;
       handlers.onStatus('live');
       const afterConnect = this.freshConnection;
       this.freshConnection = false;
       handlers.onAuthenticated(afterConnect);
     });
     s.on('auth-error', (reason: unknown) => {
+      // The gateway could not check the session (Redis or the broker blinked): nothing is wrong
+      // with the session, so keep it and try again later, showing "reconnecting".
+      if (reason === 'unavailable') {
+        this.retryLater();
+        return;
+      }
       // The answer may be about a token renewed a moment ago (the gateway re-checks tokens on its
       // own schedule): try the current token once more before giving up on the session.
       if (this.retriedToken !== this.login.accessToken) {
@@ -78,6 +91,18 @@ export class LiveConnection {
     this.socket.emit('authenticate', this.login);
   }
 
+  /** Authenticates again after a growing pause (1 s, 2 s, 4 s … at most 30 s). */
+  private retryLater(): void {
+    if (this.closed) return;
+    this.handlers.onStatus('reconnecting');
+    const delay = Math.min(UNAVAILABLE_RETRY_MAX_MS, 1000 * 2 ** this.unavailableRetries);
+    this.unavailableRetries += 1;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      if (!this.closed && this.socket.connected) this.authenticate();
+    }, delay);
+  }
+
   /** A renewed token: tell the gateway, so its periodic re-check sees the current one. */
   updateLogin(login: LoginObject): void {
     const changed = login.accessToken !== this.login.accessToken;
@@ -92,6 +117,7 @@ export class LiveConnection {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    clearTimeout(this.retryTimer);
     this.handlers.onStatus('closed');
     const s = this.socket;
     return new Promise<void>((resolve) => {
