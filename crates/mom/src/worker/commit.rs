@@ -265,11 +265,12 @@ impl Batcher {
                     result: s.result,
                 })
                 .collect();
+            let parents: std::collections::HashMap<i32, Option<&str>> = records
+                .iter()
+                .map(|(s, parent)| (s.job_id, *parent))
+                .collect();
             for job in jobs::record_steps(&mut tx, &steps).await? {
-                let parent = records
-                    .iter()
-                    .find(|(s, _)| s.job_id == job.view.id)
-                    .and_then(|(_, parent)| *parent);
+                let parent = parents.get(&job.view.id).copied().flatten();
                 self.after_step(&mut tx, job, parent, &mut messages).await?;
             }
         }

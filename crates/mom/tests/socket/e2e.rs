@@ -142,21 +142,16 @@ async fn v2_and_v4_clients_watch_a_job_finish_and_logout_stops_rest_and_socket()
     let mut browser = system.client("v4", "websocket", &alice).await;
     let bystander = system.client("v4", "websocket", &bob).await;
 
-    let job: Value = system
-        .http
-        .post(format!("{}/job", system.api))
-        .header("Authorization", &token)
-        .json(&json!({"type": "math", "details": [
-            {"method": "add", "numbers": "1,2,3"},
-            {"method": "multiply", "numbers": "2,3,4"},
-            {"method": "factors", "numbers": "12,97"}
-        ]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let job = system
+        .post_job(
+            &token,
+            &json!({"type": "math", "details": [
+                {"method": "add", "numbers": "1,2,3"},
+                {"method": "multiply", "numbers": "2,3,4"},
+                {"method": "factors", "numbers": "12,97"}
+            ]}),
+        )
+        .await;
     let id = job["id"].clone();
 
     for client in [&mut seed_panel, &mut browser] {
@@ -243,17 +238,12 @@ async fn renewing_the_seed_way_keeps_the_socket_and_logout_still_stops_it() {
     );
 
     // A job ordered with the new token reaches the socket that moved to it.
-    let created: Value = system
-        .http
-        .post(format!("{}/job", system.api))
-        .header("Authorization", &new_token)
-        .json(&json!({"type": "math", "details": [{"method": "add", "numbers": "2,3"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = system
+        .post_job(
+            &new_token,
+            &json!({"type": "math", "details": [{"method": "add", "numbers": "2,3"}]}),
+        )
+        .await;
     let (_, done) = until_done(&mut seed_panel, &created["id"]).await;
     assert_eq!(done["results"], json!([5]));
 
@@ -262,6 +252,20 @@ async fn renewing_the_seed_way_keeps_the_socket_and_logout_still_stops_it() {
 }
 
 impl Running {
+    /// Orders a job; returns the stored job.
+    async fn post_job(&self, token: &str, body: &Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/job", self.api))
+            .header("Authorization", token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    }
+
     async fn login_existing(&self, user: &Value) -> Value {
         let body = json!({"email": user["email"], "password": "pw-e2e"});
         self.http

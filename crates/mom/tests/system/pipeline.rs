@@ -229,6 +229,16 @@ impl GatedMath {
         }
     }
 
+    /// The whole system calling this service, with a timeout no held call reaches.
+    async fn app(&self, customize: impl FnOnce(&mut Config)) -> crate::helpers::TestApp {
+        spawn_app_with(|config| {
+            config.math_url = self.url.clone();
+            config.math_timeout = Duration::from_secs(120);
+            customize(config);
+        })
+        .await
+    }
+
     async fn wait_holding(&self, calls: usize) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while self.held.load(Ordering::SeqCst) < calls {
@@ -262,11 +272,7 @@ async fn gated_answer(
 #[tokio::test]
 async fn hundreds_of_slow_steps_wait_at_once_and_never_delay_job_creation() {
     let math = GatedMath::start().await;
-    let app = spawn_app_with(|config| {
-        config.math_url = math.url.clone();
-        config.math_timeout = Duration::from_secs(120);
-    })
-    .await;
+    let app = math.app(|_| {}).await;
     let login = app.new_user().await;
     let token = login["accessToken"].as_str().unwrap().to_owned();
     let one_step = json!({"type": "math", "details": [{"method": "add", "numbers": "1,2"}]});
@@ -310,12 +316,9 @@ async fn hundreds_of_slow_steps_wait_at_once_and_never_delay_job_creation() {
 async fn a_job_that_stops_moving_ends_failed_with_a_reason() {
     // The math service takes every call and never answers: nothing will move the job.
     let math = GatedMath::start().await;
-    let app = spawn_app_with(|config| {
-        config.math_url = math.url.clone();
-        config.math_timeout = Duration::from_secs(120);
-        config.job_stall = Some(Duration::from_secs(1));
-    })
-    .await;
+    let app = math
+        .app(|config| config.job_stall = Some(Duration::from_secs(1)))
+        .await;
     let (token, id) = order_math_job(&app).await;
     let token = token.as_str();
     math.wait_holding(1).await;
