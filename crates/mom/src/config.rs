@@ -171,7 +171,12 @@ impl Config {
     }
 
     pub fn topology(&self) -> crate::topology::Topology {
-        crate::topology::Topology::new(&self.queue_prefix, self)
+        let math_retry = mom_bus::RetryPolicy {
+            max_attempts: self.math_attempts.max(1),
+            initial_delay: self.math_retry_initial,
+            max_delay: Duration::from_secs(60),
+        };
+        crate::topology::Topology::new(&self.queue_prefix, math_retry)
     }
 }
 

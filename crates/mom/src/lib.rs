@@ -10,6 +10,7 @@
 //! - [`api`], [`worker`], [`socket`], [`math`], [`panel`]: the services.
 //! - [`roles`]: `mom admin grant|revoke`, the operator's side of roles.
 //! - [`meters`]: the process's Prometheus recorder; `GET /metrics` renders it.
+//! - [`wiring`]: how every service connects to the broker, PostgreSQL and Redis.
 //! - [`app`]: starting services, alone or together, with graceful shutdown.
 
 pub mod api;
@@ -27,4 +28,5 @@ pub mod socket;
 pub mod store;
 pub mod telemetry;
 pub mod topology;
+pub mod wiring;
 pub mod worker;

@@ -25,18 +25,16 @@ pub struct Topology {
 }
 
 impl Topology {
-    pub fn new(prefix: &str, config: &crate::config::Config) -> Self {
+    /// `math_retry` is the operator's (`MATH_ATTEMPTS`, `MATH_RETRY_INITIAL_MS`); the db
+    /// queue's policy is fixed, since its failures are the database's, not a remote's.
+    pub fn new(prefix: &str, math_retry: RetryPolicy) -> Self {
         Self {
             db: WorkQueue::new(format!("{prefix}db")).with_retry(RetryPolicy {
                 max_attempts: 8,
                 initial_delay: Duration::from_millis(500),
                 max_delay: Duration::from_secs(30),
             }),
-            math: WorkQueue::new(format!("{prefix}math")).with_retry(RetryPolicy {
-                max_attempts: config.math_attempts.max(1),
-                initial_delay: config.math_retry_initial,
-                max_delay: Duration::from_secs(60),
-            }),
+            math: WorkQueue::new(format!("{prefix}math")).with_retry(math_retry),
             events: Exchange::topic(format!("{prefix}events")),
         }
     }

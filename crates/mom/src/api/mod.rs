@@ -31,6 +31,7 @@ use crate::auth::{Sessions, Tokens};
 use crate::config::Config;
 use crate::messages::{DbCommand, DbReply};
 use crate::topology::Topology;
+use crate::wiring::Backing;
 use error::ApiError;
 
 /// What every handler may use. Cheap to clone.
@@ -47,19 +48,28 @@ pub struct ApiState {
 
 impl ApiState {
     /// Connects to the broker, PostgreSQL and Redis, waiting for each to come up.
-    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+    /// `Ok(None)`: `shutdown` came first.
+    pub async fn connect(
+        config: &Config,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<Self>> {
         crate::auth::password::limit_concurrency(config.password_hash_concurrency);
-        let wait = Duration::from_secs(60);
-        let bus = Bus::connect(config.bus_config("api"));
-        let topology = config.topology();
-        let pool = crate::store::connect(&config.database_url, wait).await?;
-        let sessions =
-            crate::auth::Sessions::connect(&config.redis_url, &config.redis_prefix, wait).await?;
-        bus.wait_connected(wait).await?;
-        // Producers declare what they send to, so a request never goes into nothing.
-        bus.declare_queue(&topology.db).await?;
-        bus.declare_exchange(&topology.events).await?;
-        Ok(Self {
+        let Some(Backing {
+            bus,
+            pool,
+            topology,
+        }) = Backing::connect(config, "api", shutdown).await?
+        else {
+            return Ok(None);
+        };
+        let sessions = match crate::wiring::sessions(config, shutdown).await {
+            Ok(Some(sessions)) => sessions,
+            stopped_or_failed => {
+                bus.close().await;
+                return stopped_or_failed.map(|_| None);
+            }
+        };
+        Ok(Some(Self {
             config: Arc::new(config.clone()),
             bus,
             pool,
@@ -69,7 +79,7 @@ impl ApiState {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(3))
                 .build()?,
-        })
+        }))
     }
 
     /// Sends a write to the db worker and waits for its answer.
@@ -195,7 +205,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     crate::meters::install();
     tokio::spawn(crate::meters::upkeep(shutdown.clone()));
-    let state = ApiState::connect(&config).await?;
+    let Some(state) = ApiState::connect(&config, &shutdown).await? else {
+        return Ok(());
+    };
     let bus = state.bus.clone();
     info!(address = %listener.local_addr()?, "api listening");
     axum::serve(listener, router(state))

@@ -44,10 +44,9 @@ use self::notified::Notifier;
 use self::rooms::UserRooms;
 use crate::auth::{Sessions, Tokens};
 use crate::config::Config;
-use crate::store;
+use crate::topology::Topology;
+use crate::wiring::{self, Backing, START_WAIT};
 
-/// How long start-up waits for RabbitMQ, PostgreSQL and Redis.
-const CONNECT_WAIT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for connections to close after the sockets were told.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -66,25 +65,15 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let topology = config.topology();
-    let bus = Bus::connect(config.bus_config("socket"));
-    let connected = tokio::select! {
-        connected = connect(&config, &bus) => connected,
-        _ = shutdown.cancelled() => {
-            bus.close().await;
-            return Ok(());
-        }
-    };
-    let Connected {
+    let Some(Connected {
+        bus,
+        topology,
         pool,
         sessions,
         subscription,
-    } = match connected {
-        Ok(connected) => connected,
-        Err(error) => {
-            bus.close().await;
-            return Err(error);
-        }
+    }) = connect(&config, &shutdown).await?
+    else {
+        return Ok(());
     };
     let tokens = Tokens::new(&config.jwt_secret, config.token_ttl);
 
@@ -172,30 +161,49 @@ pub async fn run(
 
 /// The services the gateway uses, reachable, and its event queue receiving.
 struct Connected {
+    bus: Bus,
+    topology: Topology,
     pool: PgPool,
     sessions: Sessions,
     subscription: Subscription,
 }
 
-async fn connect(config: &Config, bus: &Bus) -> anyhow::Result<Connected> {
-    let topology = config.topology();
-    bus.wait_connected(CONNECT_WAIT)
-        .await
-        .context("Failed to connect to RabbitMQ")?;
-    bus.declare_exchange(&topology.events)
-        .await
-        .context("Failed to declare the events exchange")?;
-    // Declared here too, so a `job.notified` is never sent into nothing.
-    bus.declare_queue(&topology.db)
-        .await
-        .context("Failed to declare the db queue")?;
-    let pool = store::connect(&config.database_url, CONNECT_WAIT).await?;
-    let sessions = Sessions::connect(&config.redis_url, &config.redis_prefix, CONNECT_WAIT).await?;
-    let mut subscription = bus.subscribe(&topology.events);
-    ready::wait_until_events_flow(bus, &topology.events, &mut subscription, CONNECT_WAIT).await?;
-    Ok(Connected {
+/// `Ok(None)`: `shutdown` came first.
+async fn connect(
+    config: &Config,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<Connected>> {
+    let Some(Backing {
+        bus,
         pool,
-        sessions,
-        subscription,
-    })
+        topology,
+    }) = Backing::connect(config, "socket", shutdown).await?
+    else {
+        return Ok(None);
+    };
+    let subscribed = async {
+        let Some(sessions) = wiring::sessions(config, shutdown).await? else {
+            return Ok(None);
+        };
+        let mut subscription = bus.subscribe(&topology.events);
+        let flowing =
+            ready::wait_until_events_flow(&bus, &topology.events, &mut subscription, START_WAIT);
+        match wiring::until_shutdown(flowing, shutdown).await {
+            Some(flowing) => flowing.map(|()| Some((sessions, subscription))),
+            None => Ok(None),
+        }
+    };
+    match subscribed.await {
+        Ok(Some((sessions, subscription))) => Ok(Some(Connected {
+            bus,
+            topology,
+            pool,
+            sessions,
+            subscription,
+        })),
+        stopped_or_failed => {
+            bus.close().await;
+            stopped_or_failed.map(|_| None)
+        }
+    }
 }

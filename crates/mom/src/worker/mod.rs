@@ -8,11 +8,12 @@ mod relay;
 
 use std::time::Duration;
 
-use mom_bus::{Bus, Consumer};
+use mom_bus::Consumer;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::wiring::Backing;
 pub use commit::{Committer, JobWrite, WriteError, Written};
 pub use db::DbHandler;
 pub use math::MathHandler;
@@ -42,14 +43,14 @@ async fn fail_stalled_jobs(committer: Committer, idle_for: Duration, shutdown: C
 /// Runs both consumers and the outbox relay until `shutdown` is cancelled, then lets each
 /// finish what it holds.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let wait = Duration::from_secs(60);
-    let topology = config.topology();
-    let bus = Bus::connect(config.bus_config("worker"));
-    let pool = crate::store::connect(&config.database_url, wait).await?;
-    bus.wait_connected(wait).await?;
-    bus.declare_queue(&topology.db).await?;
-    bus.declare_queue(&topology.math).await?;
-    bus.declare_exchange(&topology.events).await?;
+    let Some(Backing {
+        bus,
+        pool,
+        topology,
+    }) = Backing::connect(&config, "worker", &shutdown).await?
+    else {
+        return Ok(());
+    };
 
     let relay = Relay::new(bus.clone(), pool.clone(), config.outbox_grace);
     let committer = Committer::start(pool.clone(), relay.clone(), topology.clone());

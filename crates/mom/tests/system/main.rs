@@ -11,3 +11,4 @@ mod jobs;
 mod metrics;
 mod paging;
 mod pipeline;
+mod startup;
