@@ -4,7 +4,8 @@
 //! cares about (the socket gateway: the users connected to it), so any number of nodes each
 //! receive exactly the events of their own clients. Bindings change at runtime and are restored
 //! on a new queue after a reconnection; events published while a node was disconnected are not
-//! replayed by the bus (the system recovers them from its store).
+//! replayed by the bus: [`Subscription::reattachments`] tells the node, so it can recover them
+//! from its store.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -14,7 +15,8 @@ use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::Channel;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::connection::{Link, Supervisor};
@@ -70,22 +72,41 @@ impl EventBindings {
 pub struct Subscription {
     bindings: EventBindings,
     events: mpsc::Receiver<Incoming>,
+    reattached: watch::Receiver<Reattachment>,
+}
+
+/// The last time a subscription came back after losing its queue. Events published while it
+/// was detached went nowhere; everything published after `detached_for` ended reaches it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reattachment {
+    /// How many times it has come back; 0 until the first loss.
+    pub count: u64,
+    /// From the loss of the old queue to the new one receiving with every binding.
+    pub detached_for: Duration,
 }
 
 impl Subscription {
     pub(crate) fn start(supervisor: Arc<Supervisor>, exchange: Exchange) -> Self {
         let (control, requests) = mpsc::channel(64);
         let (sink, events) = mpsc::channel(1024);
+        let (reattach, reattached) = watch::channel(Reattachment::default());
         let patience = supervisor.config.publish_timeout;
-        tokio::spawn(run(supervisor, exchange, requests, sink));
+        tokio::spawn(run(supervisor, exchange, requests, sink, reattach));
         Self {
             bindings: EventBindings { control, patience },
             events,
+            reattached,
         }
     }
 
     pub fn bindings(&self) -> EventBindings {
         self.bindings.clone()
+    }
+
+    /// Changes each time the subscription is attached again after losing its queue (never
+    /// for the first attachment).
+    pub fn reattachments(&self) -> watch::Receiver<Reattachment> {
+        self.reattached.clone()
     }
 
     /// The next event; `None` once the bus is closed.
@@ -99,8 +120,11 @@ async fn run(
     exchange: Exchange,
     mut requests: mpsc::Receiver<Control>,
     sink: mpsc::Sender<Incoming>,
+    reattach: watch::Sender<Reattachment>,
 ) {
     let mut keys = BTreeSet::new();
+    // Since when events have been going nowhere; `None` before the first attachment.
+    let mut detached_since: Option<Instant> = None;
     // Bind requests made while detached: answered once their key is bound on attach.
     let mut waiting: Vec<oneshot::Sender<Result<(), BusError>>> = Vec::new();
     loop {
@@ -133,6 +157,12 @@ async fn run(
         info!(exchange = %exchange.name, %queue, bindings = keys.len(), "subscribed");
         for done in waiting.drain(..) {
             let _ = done.send(Ok(()));
+        }
+        if let Some(since) = detached_since.take() {
+            reattach.send_modify(|last| {
+                last.count += 1;
+                last.detached_for = since.elapsed();
+            });
         }
         loop {
             tokio::select! {
@@ -168,6 +198,7 @@ async fn run(
                 },
             }
         }
+        detached_since = Some(Instant::now());
         supervisor.report_broken(link.generation);
     }
 }

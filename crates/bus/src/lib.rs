@@ -33,7 +33,7 @@ pub use bus::{Bus, QueueStats};
 pub use config::BusConfig;
 pub use consume::{Consumer, Handler, HandlerError};
 pub use error::{BusError, RpcError};
-pub use events::{EventBindings, Subscription};
+pub use events::{EventBindings, Reattachment, Subscription};
 pub use health::{BusHealth, ConsumerHealth};
 pub use message::{Context, Incoming, Outgoing};
 pub use topology::{Exchange, RetryPolicy, WorkQueue};

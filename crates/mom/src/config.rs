@@ -166,8 +166,11 @@ impl Config {
         Ok(())
     }
 
+    /// Connections are named by service and queue prefix, so an operator (or a test) can tell
+    /// the systems sharing a broker apart.
     pub fn bus_config(&self, service: &str) -> mom_bus::BusConfig {
-        mom_bus::BusConfig::new(&self.amqp_url, format!("mom-{service}"))
+        let name = format!("mom-{service} {}", self.queue_prefix);
+        mom_bus::BusConfig::new(&self.amqp_url, name)
     }
 
     pub fn topology(&self) -> crate::topology::Topology {

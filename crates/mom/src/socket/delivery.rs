@@ -28,9 +28,16 @@ pub async fn run(
     mut subscription: Subscription,
     shutdown: CancellationToken,
 ) {
+    let mut reattached = subscription.reattachments();
+    reattached.mark_unchanged();
     loop {
         let incoming = tokio::select! {
             _ = shutdown.cancelled() => return,
+            Ok(()) = reattached.changed() => {
+                let detached_for = reattached.borrow_and_update().detached_for;
+                super::offline::catch_up(&gateway, &io, detached_for).await;
+                continue;
+            }
             incoming = subscription.recv() => match incoming {
                 Some(incoming) => incoming,
                 None => {

@@ -16,6 +16,11 @@ pub const DEAUTHENTICATED: &str = "deauthenticated";
 /// Server → client, one reason string (see [`super::auth::AuthError`]).
 pub const AUTH_ERROR: &str = "auth-error";
 
+/// Server → client, no arguments: this node lost its event subscription for a while and
+/// events may have gone missing; the final states of jobs that ended meanwhile follow, and a
+/// client showing progress should read its jobs again (`GET /job/my`). Not in the seed.
+pub const RESYNC: &str = "resync";
+
 /// Emitted as "no arguments": a zero-length tuple is an empty argument list to socketioxide,
 /// where `()` would send one `null`.
 pub const NO_ARGS: [(); 0] = [];

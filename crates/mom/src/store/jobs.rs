@@ -392,6 +392,26 @@ pub async fn unnotified(pool: &PgPool, owner_id: i32) -> sqlx::Result<Vec<JobVie
     Ok(rows.into_iter().map(|row| Job::from(row).view).collect())
 }
 
+/// `owner_id`'s finished jobs that are unnotified or ended within the last `window` (by the
+/// database's clock), oldest first, at most 100: what a gateway node may have missed.
+pub async fn ended_since(
+    pool: &PgPool,
+    owner_id: i32,
+    window: std::time::Duration,
+) -> sqlx::Result<Vec<JobView>> {
+    let rows = sqlx::query_as::<_, JobRow>(&format!(
+        "SELECT {COLUMNS} FROM jobs
+         WHERE owner_id = $1 AND status IN ('done', 'failed')
+           AND (NOT notified OR finished_at >= now() - make_interval(secs => $2))
+         ORDER BY id LIMIT 100"
+    ))
+    .bind(owner_id)
+    .bind(window.as_secs_f64())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|row| Job::from(row).view).collect())
+}
+
 pub async fn mark_notified(
     tx: &mut Transaction<'_, Postgres>,
     job_ids: &[i32],

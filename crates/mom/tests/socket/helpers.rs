@@ -334,6 +334,30 @@ fn clients_dir() -> PathBuf {
 }
 
 /// Installs the node clients once per test run if they are missing.
+/// Force-closes the broker connections named exactly `name` (as a network fault or an
+/// operator would); returns how many.
+pub fn close_connections_named(name: &str) -> usize {
+    let listing = std::process::Command::new("rabbitmqctl")
+        .args(["-q", "list_connections", "pid", "name", "client_properties"])
+        .output()
+        .expect("rabbitmqctl runs");
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    let quoted = format!("\"{name}\"");
+    let pids: Vec<&str> = listing
+        .lines()
+        .filter(|line| line.contains(&quoted))
+        .filter_map(|line| line.split('\t').next())
+        .collect();
+    for pid in &pids {
+        let closed = std::process::Command::new("rabbitmqctl")
+            .args(["-q", "close_connection", pid, "test: forced close"])
+            .status()
+            .expect("rabbitmqctl runs");
+        assert!(closed.success(), "close_connection {pid} failed");
+    }
+    pids.len()
+}
+
 pub fn ensure_node_modules() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {

@@ -6,7 +6,7 @@ mod helpers;
 
 use std::time::Duration;
 
-use helpers::{spawn_app, spawn_app_with};
+use helpers::{close_connections_named, spawn_app, spawn_app_with};
 use mom::auth::Tokens;
 use mom::messages::SessionRevoked;
 use mom::store;
@@ -318,6 +318,41 @@ async fn missed_job_events_follow_authenticated_and_are_marked_notified() {
     let notified = app.notified_jobs(&[done, failed]).await;
     assert_eq!(notified.len(), 2, "{notified:?}");
     assert_eq!(client.finish().await, Vec::<Value>::new());
+    app.stop().await;
+}
+
+/// Events published while a node's event queue is being rebuilt go nowhere. Once it is back,
+/// its sockets are told to resync and get the final state of each job that ended meanwhile —
+/// even one already marked notified because a socket on another node received it.
+#[tokio::test]
+async fn a_node_whose_subscription_was_rebuilt_resyncs_its_sockets_and_sends_what_ended() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let mut client = app.authenticated(&app.login(&ada).await).await;
+    let ended = finished_job(&app.pool, ada.id, Ok(json!(12))).await;
+    sqlx::query("UPDATE jobs SET notified = true WHERE id = $1")
+        .bind(ended)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let gateway = app.config.bus_config("socket").connection_name;
+    assert_eq!(
+        close_connections_named(&gateway),
+        1,
+        "the gateway's connection"
+    );
+    client.expect("resync").await;
+    let job = client.expect("job:done").await;
+    assert_eq!(job["id"], ended);
+    assert_eq!(job["results"], json!([12]));
+    assert_eq!(job["owner"]["id"], ada.id);
+
+    // Live delivery goes on through the new queue.
+    app.publish(ada.id, "job:done", &app.done_job(ended + 1, &ada))
+        .await;
+    assert_eq!(client.expect("job:done").await["id"], ended + 1);
+    client.finish().await;
     app.stop().await;
 }
 

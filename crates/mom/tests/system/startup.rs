@@ -18,7 +18,11 @@ async fn a_stop_while_waiting_for_the_broker_ends_every_service_promptly() {
     let shutdown = CancellationToken::new();
     let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let socket_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api = tokio::spawn(mom::api::run(config.clone(), api_listener, shutdown.clone()));
+    let api = tokio::spawn(mom::api::run(
+        config.clone(),
+        api_listener,
+        shutdown.clone(),
+    ));
     let worker = tokio::spawn(mom::worker::run(config.clone(), shutdown.clone()));
     let socket = tokio::spawn(mom::socket::run(
         config.clone(),
@@ -30,7 +34,9 @@ async fn a_stop_while_waiting_for_the_broker_ends_every_service_promptly() {
         let stopped = tokio::time::timeout(PROMPT, service)
             .await
             .unwrap_or_else(|_| panic!("{name} still waiting {PROMPT:?} after the stop"));
-        stopped.unwrap().unwrap_or_else(|e| panic!("{name} failed: {e:#}"));
+        stopped
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{name} failed: {e:#}"));
     }
     mom::app::teardown(&reachable).await;
 }
