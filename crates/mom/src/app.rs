@@ -119,6 +119,9 @@ impl System {
         }
         config.api_port = api.local_addr()?.port();
         config.socket_port = socket.local_addr()?.port();
+        config.math_port = math.local_addr()?.port();
+        // The API's and the gateway's default CORS origin is the panel's.
+        config.panel_port = panel.local_addr()?.port();
         Ok(Self {
             config,
             api,

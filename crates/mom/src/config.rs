@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use crate::cors::CorsOrigins;
 use crate::domain::{Email, Role};
 
 /// Everything every service may need. Each service reads only its part.
@@ -51,6 +52,10 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// Users who are admins whatever their stored role (`ADMIN_EMAILS`, comma-separated).
     pub admin_emails: Vec<Email>,
+    /// Login and register attempts per minute and e-mail / client address.
+    pub attempt_limits: crate::auth::AttemptLimits,
+    /// Which browser origins may call the API and the socket gateway.
+    pub cors_origins: CorsOrigins,
 }
 
 impl Config {
@@ -88,6 +93,11 @@ impl Config {
             )?,
             outbox_grace: Duration::from_millis(var("OUTBOX_GRACE_MS", "10000")?),
             password_hash_concurrency: var("PASSWORD_HASH_CONCURRENCY", "4")?,
+            attempt_limits: crate::auth::AttemptLimits {
+                per_email: var("AUTH_ATTEMPTS_PER_EMAIL", "10")?,
+                per_address: var("AUTH_ATTEMPTS_PER_ADDRESS", "120")?,
+            },
+            cors_origins: var::<CorsOrigins>("CORS_ORIGINS", "")?,
             job_stall: match std::env::var("JOB_STALL_SECONDS") {
                 Ok(_) => match var::<u64>("JOB_STALL_SECONDS", "0")? {
                     0 => anyhow::bail!("invalid JOB_STALL_SECONDS=0: it must be at least 1"),
@@ -129,6 +139,11 @@ impl Config {
             outbox_grace: Duration::from_secs(10),
             job_stall: None,
             password_hash_concurrency: crate::auth::password::DEFAULT_CONCURRENCY,
+            attempt_limits: crate::auth::AttemptLimits {
+                per_email: 10,
+                per_address: 120,
+            },
+            cors_origins: CorsOrigins::Panel,
             admin_emails: Vec::new(),
         }
     }

@@ -2,6 +2,7 @@
 //! `mom` binary; `mom up` runs them all in one process on the same code paths.
 //!
 //! - [`config`]: the environment, read once into one typed struct.
+//! - [`cors`]: which browser origins may call the API and the gateway.
 //! - [`topology`]: queue, exchange, routing-key and event names.
 //! - [`domain`]: validated types (emails, passwords, job requests) and the contract's JSON shapes.
 //! - [`messages`]: what travels on the bus between services.
@@ -18,6 +19,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod cors;
 pub mod domain;
 pub mod math;
 pub mod messages;

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tracing::{instrument, warn};
 
 use super::error::ApiError;
-use super::extract::{idempotency_key, traceparent, AuthUser, JsonBody};
+use super::extract::{idempotency_key, traceparent, AuthUser, ClientAddress, JsonBody};
 use super::ApiState;
 use crate::auth::password;
 use crate::domain::{Credentials, KeyScope, LoginObject, NewUser, Role, UserView};
@@ -30,10 +30,16 @@ pub fn router() -> Router<ApiState> {
 pub async fn create_user(
     state: &ApiState,
     headers: &HeaderMap,
+    address: ClientAddress,
     body: &Value,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let key = idempotency_key(headers)?;
     let new_user = NewUser::try_from(body).map_err(ApiError::Validation)?;
+    // Before the hash, which is what the limit protects.
+    state
+        .attempts
+        .count(new_user.email.as_str(), address.0)
+        .await?;
     let password_hash = password::hash(&new_user.password).await?;
     let command = DbCommand::CreateUser {
         request_id: match &key {
@@ -87,17 +93,23 @@ async fn registered(
 async fn register(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    address: ClientAddress,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    create_user(&state, &headers, &body).await
+    create_user(&state, &headers, address, &body).await
 }
 
 #[instrument(skip_all)]
 async fn login(
     State(state): State<ApiState>,
+    ClientAddress(address): ClientAddress,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<LoginObject>), ApiError> {
     let credentials = Credentials::try_from(&body).map_err(ApiError::Validation)?;
+    state
+        .attempts
+        .count(credentials.email.as_str(), address)
+        .await?;
     let found = crate::store::users::find_by_email(&state.pool, credentials.email.as_str()).await?;
     let hash = found.as_ref().map(|r| r.password_hash.clone());
     let verified = password::verify(&credentials.password, hash).await?;

@@ -48,11 +48,29 @@ pub enum ApiError {
     /// Too much work of this kind at once; answered 503 with `Retry-After`.
     #[error("{0}")]
     Busy(String),
+    /// Over a rate limit; answered 429 with `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// A worker did not answer in time.
     #[error("{0}")]
     Timeout(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<crate::auth::AttemptError> for ApiError {
+    fn from(error: crate::auth::AttemptError) -> Self {
+        match error {
+            crate::auth::AttemptError::Limited { retry_after, .. } => Self::TooManyRequests {
+                message: error.to_string(),
+                retry_after,
+            },
+            crate::auth::AttemptError::Redis(e) => e.into(),
+        }
+    }
 }
 
 impl From<crate::auth::password::HashError> for ApiError {
@@ -157,6 +175,17 @@ impl IntoResponse for ApiError {
                 response.headers_mut().insert(
                     axum::http::header::RETRY_AFTER,
                     axum::http::HeaderValue::from_static("1"),
+                );
+                response
+            }
+            Self::TooManyRequests {
+                message,
+                retry_after,
+            } => {
+                let mut response = body(StatusCode::TOO_MANY_REQUESTS, Some(json!(message)));
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(retry_after.as_secs()),
                 );
                 response
             }

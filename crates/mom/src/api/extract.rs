@@ -12,6 +12,22 @@ use crate::domain::idempotency::HEADER as IDEMPOTENCY_KEY;
 use crate::domain::Role;
 use crate::domain::{FieldErrors, IdempotencyKey};
 
+/// The peer's IP address, when the server was started with connect info (as `mom api` is;
+/// a test router may not be).
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        Ok(Self(peer))
+    }
+}
+
 /// A JSON object body. Missing content type is tolerated (old clients); anything that is not
 /// a JSON object is a 400 naming the problem, an oversized body a 413.
 pub struct JsonBody(pub Value);

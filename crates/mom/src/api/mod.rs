@@ -23,11 +23,10 @@ use mom_bus::{Bus, Outgoing, RpcError};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 use tracing::info;
 
-use crate::auth::{Sessions, Tokens};
+use crate::auth::{Attempts, Sessions, Tokens};
 use crate::config::Config;
 use crate::messages::{DbCommand, DbReply};
 use crate::topology::Topology;
@@ -41,6 +40,8 @@ pub struct ApiState {
     pub bus: Bus,
     pub pool: PgPool,
     pub sessions: Sessions,
+    /// Login and register attempts per e-mail and client address.
+    pub attempts: Attempts,
     pub tokens: Tokens,
     pub topology: Topology,
     pub http: reqwest::Client,
@@ -73,6 +74,11 @@ impl ApiState {
             config: Arc::new(config.clone()),
             bus,
             pool,
+            attempts: Attempts::new(
+                sessions.redis(),
+                &config.redis_prefix,
+                config.attempt_limits,
+            ),
             sessions,
             tokens: Tokens::new(&config.jwt_secret, config.token_ttl),
             topology,
@@ -146,19 +152,7 @@ pub fn router(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn(close_after_refused_body))
         .layer(axum::middleware::from_fn(observe::track))
-        .layer(
-            CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-                // The panel runs on another origin and pages with `Link`.
-                .expose_headers([header::LINK])
-                .allow_headers([
-                    header::AUTHORIZATION,
-                    header::CONTENT_TYPE,
-                    "traceparent".parse().expect("valid header name"),
-                    "idempotency-key".parse().expect("valid header name"),
-                ]),
-        )
+        .layer(state.config.cors_origins.api_layer(state.config.panel_port))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -210,7 +204,9 @@ pub async fn run(
     };
     let bus = state.bus.clone();
     info!(address = %listener.local_addr()?, "api listening");
-    axum::serve(listener, router(state))
+    // Peer addresses, for the per-address attempt limits.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
     bus.close().await;

@@ -6,7 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::error::ApiError;
-use super::extract::{AuthUser, JsonBody};
+use super::extract::{AuthUser, ClientAddress, JsonBody};
 use super::ApiState;
 use crate::domain::UserView;
 
@@ -24,7 +24,8 @@ async fn list(
 async fn create(
     State(state): State<ApiState>,
     headers: HeaderMap,
+    address: ClientAddress,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    super::auth::create_user(&state, &headers, &body).await
+    super::auth::create_user(&state, &headers, address, &body).await
 }

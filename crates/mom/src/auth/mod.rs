@@ -5,9 +5,11 @@
 //! and on sockets through a `session:revoked` event. Unlike the seed, a user may hold several
 //! sessions (two browsers) at the same time.
 
+pub mod attempts;
 pub mod password;
 pub mod sessions;
 pub mod token;
 
+pub use attempts::{AttemptError, AttemptLimits, Attempts};
 pub use sessions::{SessionState, Sessions};
 pub use token::{Claims, TokenError, Tokens};

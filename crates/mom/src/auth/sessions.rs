@@ -43,6 +43,11 @@ impl Sessions {
         }
     }
 
+    /// The connection, for other per-user state kept next to the sessions.
+    pub fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
     fn key(&self, sid: &str) -> String {
         format!("{}session:{sid}", self.prefix)
     }

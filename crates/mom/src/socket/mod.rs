@@ -36,7 +36,6 @@ use socketioxide::SocketIo;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::cors::CorsLayer;
 use tracing::{info, warn};
 
 use self::auth::Authenticator;
@@ -95,15 +94,13 @@ pub async fn run(
     // socket.io v2 clients always join `/` first; without a handler there they are dropped.
     io.ns("/", async || ());
     io.ns(protocol::NAMESPACE, namespace::connected);
-    // Open to every origin. The origin is mirrored rather than `*`, because v2 clients poll
-    // with credentials by default and browsers refuse `*` for those.
     let app = Router::new()
         .route(
             "/",
             get(|| async { "mom socket.io gateway: namespace /user\n" }),
         )
         .layer(layer)
-        .layer(CorsLayer::very_permissive());
+        .layer(config.cors_origins.socket_layer(config.panel_port));
 
     let delivery = tokio::spawn(delivery::run(
         Arc::clone(&gateway),

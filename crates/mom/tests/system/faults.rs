@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use mom::api::{router, ApiState};
-use mom::auth::{Sessions, Tokens};
+use mom::auth::{Attempts, Sessions, Tokens};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -64,17 +64,23 @@ async fn with_the_broker_down_writes_answer_503_in_bounded_time() {
     let mut bus_config =
         mom_bus::BusConfig::new("amqp://guest:guest@127.0.0.1:1/%2f", "mom-test-down");
     bus_config.publish_timeout = Duration::from_millis(500);
+    let sessions = Sessions::connect(
+        &config.redis_url,
+        &config.redis_prefix,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     let state = ApiState {
         config: std::sync::Arc::new(config.clone()),
         bus: mom_bus::Bus::connect(bus_config),
         pool,
-        sessions: Sessions::connect(
-            &config.redis_url,
+        attempts: Attempts::new(
+            sessions.redis(),
             &config.redis_prefix,
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap(),
+            config.attempt_limits,
+        ),
+        sessions,
         tokens: Tokens::new(&config.jwt_secret, config.token_ttl),
         topology: config.topology(),
         http: reqwest::Client::new(),

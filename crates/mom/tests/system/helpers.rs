@@ -259,6 +259,8 @@ impl TestApp {
         // The next system binds fresh ports and finds its own math service again.
         config.api_port = 0;
         config.socket_port = 0;
+        config.math_port = 0;
+        config.panel_port = 0;
         config.math_url = "http://127.0.0.1:0".into();
         self.config.database_url.clear();
         config

@@ -8,6 +8,7 @@ mod helpers;
 mod hostile;
 mod idempotency;
 mod jobs;
+mod limits;
 mod metrics;
 mod paging;
 mod pipeline;
