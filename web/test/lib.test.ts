@@ -3,6 +3,7 @@ import { markSeen, mergeJobs, newerJob, normalizeJob, reconcileJobs, unseenFinis
 import { LiveConnection, type LiveHandlers } from '../src/lib/live';
 import { expiresAt, isExpired, loadSession, newSession, renewAt, saveSession } from '../src/lib/session';
 import type { Job, LoginObject } from '../src/lib/types';
+import { FakeSocket } from './fakeSocket';
 
 const login = (over: Partial<LoginObject> = {}): LoginObject => ({
   id: 7,
@@ -116,37 +117,6 @@ describe('jobs', () => {
     expect(expression({ method: 'factors', numbers: '12,97' })).toBe('12, 97');
   });
 });
-
-/** A stand-in for a socket.io client socket: records emits, lets the test fire server events. */
-class FakeSocket {
-  connected = false;
-  handlers = new Map<string, ((...a: unknown[]) => void)[]>();
-  emitted: [string, unknown][] = [];
-  disconnected = false;
-  on(ev: string, fn: (...a: unknown[]) => void) {
-    this.handlers.set(ev, [...(this.handlers.get(ev) ?? []), fn]);
-    return this;
-  }
-  fire(ev: string, ...args: unknown[]) {
-    if (ev === 'connect') this.connected = true;
-    if (ev === 'disconnect') this.connected = false;
-    for (const fn of this.handlers.get(ev) ?? []) fn(...args);
-  }
-  emit(ev: string, arg?: unknown) {
-    this.emitted.push([ev, arg]);
-    return this;
-  }
-  timeout() {
-    return { emit: (ev: string, cb: () => void) => (this.emitted.push([ev, undefined]), cb()) };
-  }
-  removeAllListeners() {
-    this.handlers.clear();
-  }
-  disconnect() {
-    this.disconnected = true;
-    this.connected = false;
-  }
-}
 
 function connect() {
   const sock = new FakeSocket();

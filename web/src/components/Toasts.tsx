@@ -1,28 +1,8 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
+import type { Toast } from '../state/toasts';
 import { Link } from './Link';
 
-export interface Toast {
-  id: number;
-  kind: 'success' | 'error' | 'info';
-  title: string;
-  body?: string;
-  link?: { to: string; label: string };
-}
-
 const TTL_MS = 7000;
-
-export function useToasts() {
-  const [toasts, setToasts] = useState<Toast[]>([]);
-  const next = useRef(1);
-  const push = useCallback((t: Omit<Toast, 'id'>) => {
-    const id = next.current++;
-    setToasts((cur) => [...cur.slice(-3), { ...t, id }]);
-    return id;
-  }, []);
-  const dismiss = useCallback((id: number) => setToasts((cur) => cur.filter((t) => t.id !== id)), []);
-  const clear = useCallback(() => setToasts([]), []);
-  return { toasts, push, dismiss, clear };
-}
 
 function ToastItem({ toast, onDismiss }: { toast: Toast; onDismiss: (id: number) => void }) {
   const [paused, setPaused] = useState(false);

@@ -2,7 +2,17 @@ import { io, type Socket } from 'socket.io-client';
 import type { Job, LoginObject } from './types';
 
 export type LiveStatus = 'connecting' | 'authenticating' | 'live' | 'reconnecting' | 'closed';
-export type JobEventKind = 'progress' | 'done' | 'failed';
+
+/**
+ * The gateway's events that carry a job, by what they say about it. A new event type is a line
+ * here; the compiler then points at what the job list must do with it (`state/jobs.ts`).
+ */
+export const JOB_EVENTS = {
+  'job:progress': 'progress',
+  'job:done': 'done',
+  'job:failed': 'failed',
+} as const;
+export type JobEventKind = (typeof JOB_EVENTS)[keyof typeof JOB_EVENTS];
 
 export interface LiveHandlers {
   onStatus(status: LiveStatus): void;
@@ -82,9 +92,7 @@ export class LiveConnection {
     s.on('connect_error', () => {
       if (!this.closed) handlers.onStatus('reconnecting');
     });
-    s.on('job:progress', (job: Job) => handlers.onJob('progress', job));
-    s.on('job:done', (job: Job) => handlers.onJob('done', job));
-    s.on('job:failed', (job: Job) => handlers.onJob('failed', job));
+    for (const [event, kind] of Object.entries(JOB_EVENTS)) s.on(event, (job: Job) => handlers.onJob(kind, job));
   }
 
   private authenticate(): void {

@@ -18,6 +18,11 @@ function current(): Location {
   return { path: window.location.pathname.replace(/\/+$/, '') || '/', search: new URLSearchParams(window.location.search) };
 }
 
+/** The path shown now, for code outside components (a store deciding where to send the user). */
+export function currentPath(): string {
+  return current().path;
+}
+
 export function navigate(to: string, opts: { replace?: boolean } = {}): void {
   const here = window.location.pathname + window.location.search;
   if (to === here) return;

@@ -1,93 +1,28 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { JobCard } from '../components/JobCard';
 import { Link } from '../components/Link';
 import { Page } from '../components/Page';
 import { useNow } from '../components/time';
-import type { Api } from '../lib/api';
-import { mergeJobs, newerJob, normalizeJob, statusLabel } from '../lib/jobs';
+import { statusLabel } from '../lib/jobs';
 import type { Job, JobStatus } from '../lib/types';
+import { useJobsOfStatus } from '../state/jobFilter';
+import { usePanel } from '../state/PanelState';
+import { useStore } from '../state/store';
 
-/** Jobs per request of a filtered list. */
-const FILTERED_PAGE_SIZE = 50;
 const STATUSES: JobStatus[] = ['queued', 'running', 'done', 'failed'];
 
-interface Props {
-  api: Api;
-  /** Every loaded job, kept live by the app. */
-  jobs: Job[];
-  loaded: boolean;
-  error: string | null;
-  newIds: Set<number>;
-  onRetry(): void;
-  hasMore: boolean;
-  loadingMore: boolean;
-  onLoadMore(): void;
-}
-
-/**
- * The jobs of one status, paged from the server (`?status=`), so a rare status is found without
- * loading every job; live changes of the app's list are folded in.
- */
-function useJobsOfStatus(api: Api, status: JobStatus | null, live: Job[]) {
-  const [fetched, setFetched] = useState<{ status: JobStatus; jobs: Job[]; hasMore: boolean } | null>(null);
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  const load = async (which: JobStatus, before: number | undefined, signal?: AbortSignal) => {
-    setLoading(true);
-    try {
-      const page = await api.myJobsPage({ status: which, limit: FILTERED_PAGE_SIZE, before }, signal);
-      const jobs = page.jobs.map((j) => normalizeJob(j));
-      setFetched((cur) => ({
-        status: which,
-        jobs: before !== undefined && cur?.status === which ? mergeJobs(cur.jobs, jobs) : jobs,
-        hasMore: page.hasMore,
-      }));
-      setError(null);
-    } catch (e) {
-      if (signal?.aborted) return;
-      setError(e instanceof Error ? e.message : 'unknown error');
-    } finally {
-      if (!signal?.aborted) setLoading(false);
-    }
-  };
-
-  useEffect(() => {
-    if (!status) return;
-    const ctrl = new AbortController();
-    setFetched(null);
-    void load(status, undefined, ctrl.signal);
-    return () => ctrl.abort();
-  }, [api, status]);
-
-  if (!status) return null;
-  const current = fetched?.status === status ? fetched : null;
-  const byId = new Map(live.map((j) => [j.id, j]));
-  const newest = Math.max(0, ...(current?.jobs ?? []).map((j) => j.id));
-  // A fetched job moves on with its live copy; a job newer than the fetch joins when it matches.
-  const updated = (current?.jobs ?? []).map((j) => newerJob(j, byId.get(j.id) ?? j));
-  const arrived = live.filter((j) => j.id > newest && current !== null);
-  const jobs = mergeJobs(updated, arrived).filter((j) => j.status === status);
-  const oldest = current?.jobs.length ? Math.min(...current.jobs.map((j) => j.id)) : undefined;
-  return {
-    jobs,
-    loaded: current !== null,
-    error,
-    hasMore: current?.hasMore ?? false,
-    loading,
-    loadMore: () => void load(status, oldest),
-  };
-}
-
-export function JobsPage({ api, jobs: allJobs, loaded: allLoaded, error: allError, newIds, onRetry, hasMore: allHasMore, loadingMore: allLoading, onLoadMore }: Props) {
+export function JobsPage() {
+  const { api, jobs: store } = usePanel();
+  const all = useStore(store);
   const [status, setStatus] = useState<JobStatus | null>(null);
-  const filtered = useJobsOfStatus(api, status, allJobs);
-  const jobs = filtered ? filtered.jobs : allJobs;
-  const loaded = filtered ? filtered.loaded : allLoaded;
-  const error = filtered ? filtered.error : allError;
-  const hasMore = filtered ? filtered.hasMore : allHasMore;
-  const loadingMore = filtered ? filtered.loading && filtered.loaded : allLoading;
-  const loadMore = filtered ? filtered.loadMore : onLoadMore;
+  const filtered = useJobsOfStatus(api, status, all.jobs);
+  const { newIds } = all;
+  const jobs = filtered ? filtered.jobs : all.jobs;
+  const loaded = filtered ? filtered.loaded : all.loaded;
+  const error = filtered ? filtered.error : all.error;
+  const hasMore = filtered ? filtered.hasMore : all.hasMore;
+  const loadingMore = filtered ? filtered.loading && filtered.loaded : all.loadingMore;
+  const loadMore = filtered ? filtered.loadMore : () => void store.loadMore();
   const now = useNow(15000);
   const count = (s: Job['status']) => jobs.filter((j) => j.status === s).length;
   const active = count('queued') + count('running');
@@ -130,7 +65,7 @@ export function JobsPage({ api, jobs: allJobs, loaded: allLoaded, error: allErro
       {error && (
         <div className="alert alert-error" role="alert">
           <p>Could not load your jobs: {error}</p>
-          <button type="button" className="btn btn-secondary btn-small" onClick={onRetry}>
+          <button type="button" className="btn btn-secondary btn-small" onClick={() => void store.refresh()}>
             Try again
           </button>
         </div>

@@ -4,12 +4,9 @@ import { Page } from '../components/Page';
 import { TextField } from '../components/TextField';
 import { Api, ApiError } from '../lib/api';
 import type { LoginObject } from '../lib/types';
+import type { Flash } from '../state/session';
 import { checkEmail, flattenServerErrors, sentence } from '../lib/validation';
 
-export interface Flash {
-  kind: 'info' | 'success' | 'error';
-  text: string;
-}
 
 interface Props {
   api: Api;

@@ -1,10 +1,17 @@
 import { JobForm } from '../components/JobForm';
 import { Link } from '../components/Link';
 import { Page } from '../components/Page';
-import type { Api } from '../lib/api';
+import { navigate } from '../lib/router';
 import type { Job } from '../lib/types';
+import { usePanel } from '../state/PanelState';
 
-export function NewJobPage({ api, onCreated }: { api: Api; onCreated(job: Job): void }) {
+export function NewJobPage() {
+  const { api, jobs, toasts } = usePanel();
+  const onCreated = (raw: Job) => {
+    const job = jobs.add(raw);
+    navigate('/jobs');
+    toasts.push({ kind: 'info', title: `Job #${job.id} ordered`, body: `${job.stepsTotal} ${job.stepsTotal === 1 ? 'step is' : 'steps are'} on the queue.` });
+  };
   return (
     <Page title="New job" heading="Order a math job" actions={<Link className="btn btn-secondary" to="/jobs">My jobs</Link>}>
       <p className="lead">

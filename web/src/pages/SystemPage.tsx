@@ -1,10 +1,7 @@
-import { useEffect, useRef, useState } from 'react';
 import { Page } from '../components/Page';
-import { Api, ApiError } from '../lib/api';
-import type { QueueInfo, QueuesReport } from '../lib/types';
-
-const POLL_MS = 2000;
-const HISTORY = 30;
+import type { QueueInfo } from '../lib/types';
+import { usePanel } from '../state/PanelState';
+import { QUEUE_HISTORY, useQueues } from '../state/system';
 
 function fmtInt(n: number | null | undefined): string {
   return typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString() : '—';
@@ -33,8 +30,8 @@ function Sparkline({ values, label }: { values: number[]; label: string }) {
   const w = 96;
   const h = 24;
   const max = Math.max(1, ...values);
-  const step = w / (HISTORY - 1);
-  const offset = (HISTORY - values.length) * step;
+  const step = w / (QUEUE_HISTORY - 1);
+  const offset = (QUEUE_HISTORY - values.length) * step;
   const pts = values.map((v, i) => `${(offset + i * step).toFixed(1)},${(h - 2 - (v / max) * (h - 4)).toFixed(1)}`).join(' ');
   return (
     <svg className="spark" viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-label={label}>
@@ -44,50 +41,8 @@ function Sparkline({ values, label }: { values: number[]; label: string }) {
   );
 }
 
-export function SystemPage({ api }: { api: Api }) {
-  const [report, setReport] = useState<QueuesReport | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [updatedAt, setUpdatedAt] = useState<Date | null>(null);
-  const history = useRef(new Map<string, number[]>());
-
-  useEffect(() => {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let ctrl: AbortController | null = null;
-    const tick = async () => {
-      if (stopped) return;
-      if (document.visibilityState !== 'hidden') {
-        ctrl = new AbortController();
-        try {
-          const r = await api.queues(ctrl.signal);
-          if (stopped) return;
-          const queues = Array.isArray(r?.queues) ? [...r.queues].sort((a, b) => a.name.localeCompare(b.name)) : [];
-          for (const q of queues) {
-            const h = history.current.get(q.name) ?? [];
-            h.push(typeof q.messages === 'number' ? q.messages : 0);
-            if (h.length > HISTORY) h.shift();
-            history.current.set(q.name, h);
-          }
-          setReport({ source: r?.source ?? 'unknown', queues });
-          setUpdatedAt(new Date());
-          setError(null);
-        } catch (e) {
-          if (stopped) return;
-          if (e instanceof ApiError && e.status === 404) setError('This backend does not report its queues (GET /system/queues is missing).');
-          else if (e instanceof ApiError) setError(e.isUnavailable ? 'The queue statistics are unavailable right now.' : e.message);
-          else setError('The queue statistics could not be loaded.');
-        }
-      }
-      if (!stopped) timer = setTimeout(tick, POLL_MS);
-    };
-    void tick();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-      ctrl?.abort();
-    };
-  }, [api]);
-
+export function SystemPage() {
+  const { report, error, updatedAt, history } = useQueues(usePanel().api);
   const queues = report?.queues ?? [];
   const rates = report?.source === 'management';
 
@@ -174,7 +129,7 @@ export function SystemPage({ api }: { api: Api }) {
                     {fmtInt(q.deadLetters)}
                   </td>
                   <td className="spark-cell" data-label="Depth">
-                    <Sparkline values={history.current.get(q.name) ?? []} label={`Depth of ${q.name} over the last minute`} />
+                    <Sparkline values={history.get(q.name) ?? []} label={`Depth of ${q.name} over the last minute`} />
                   </td>
                 </tr>
               ))}
@@ -182,17 +137,6 @@ export function SystemPage({ api }: { api: Api }) {
           </table>
         </div>
       )}
-    </Page>
-  );
-}
-
-/** What a signed-in user who is not an admin sees at /system. */
-export function AdminsOnlyPage() {
-  return (
-    <Page title="System" narrow>
-      <p className="lead" data-testid="admins-only">
-        The System page is for admins. An operator can grant the role with <code>mom admin grant EMAIL</code>.
-      </p>
     </Page>
   );
 }
