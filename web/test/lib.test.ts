@@ -120,7 +120,7 @@ describe('jobs', () => {
 
 function connect() {
   const sock = new FakeSocket();
-  const handlers: LiveHandlers = { onStatus: vi.fn(), onAuthenticated: vi.fn(), onJob: vi.fn(), onAuthError: vi.fn() };
+  const handlers: LiveHandlers = { onStatus: vi.fn(), onAuthenticated: vi.fn(), onJob: vi.fn(), onResync: vi.fn(), onAuthError: vi.fn() };
   let url = '';
   const conn = new LiveConnection('http://h:7080/', login(), handlers, (u) => ((url = u), sock as never));
   return { sock, handlers, conn, url: () => url };
@@ -149,6 +149,15 @@ describe('LiveConnection', () => {
     sock.fire('job:done', { id: 1 });
     sock.fire('job:failed', { id: 2 });
     expect(vi.mocked(handlers.onJob).mock.calls.map((c) => c[0])).toEqual(['progress', 'done', 'failed']);
+  });
+
+  it('passes a resync from the gateway on, without re-authenticating', () => {
+    const { sock, handlers } = connect();
+    sock.fire('connect');
+    sock.fire('authenticated');
+    sock.fire('resync');
+    expect(handlers.onResync).toHaveBeenCalledTimes(1);
+    expect(sock.emitted.filter(([e]) => e === 'authenticate')).toHaveLength(1);
   });
 
   it('re-authenticates with a renewed token', () => {

@@ -278,6 +278,9 @@ describe('LiveStore', () => {
     sock.fire('connect');
     sock.fire('authenticated');
     expect(handlers.onReconnected).toHaveBeenCalledTimes(2);
+    // The gateway lost events (its queue was rebuilt) while this socket stayed connected.
+    sock.fire('resync');
+    expect(handlers.onReconnected).toHaveBeenCalledTimes(3);
     store.stop();
     expect(store.get().status).toBe('closed');
     expect(sock.disconnected).toBe(true);

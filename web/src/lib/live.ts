@@ -22,6 +22,8 @@ export interface LiveHandlers {
    */
   onAuthenticated(afterConnect: boolean): void;
   onJob(kind: JobEventKind, job: Job): void;
+  /** The gateway lost events for a while (its own queue was rebuilt): refetch. */
+  onResync(): void;
   onAuthError(reason: string): void;
 }
 
@@ -92,6 +94,7 @@ export class LiveConnection {
     s.on('connect_error', () => {
       if (!this.closed) handlers.onStatus('reconnecting');
     });
+    s.on('resync', () => handlers.onResync());
     for (const [event, kind] of Object.entries(JOB_EVENTS)) s.on(event, (job: Job) => handlers.onJob(kind, job));
   }
 

@@ -17,7 +17,8 @@ export function authErrorMessage(reason: string): string {
 
 export interface LiveEventHandlers {
   onJob(kind: JobEventKind, job: Job): void;
-  /** Connected (again) and authenticated: events may have been missed meanwhile. */
+  /** Connected (again) and authenticated, or told by the gateway to resync: events may have
+   * been missed meanwhile. */
   onReconnected(): void;
   onAuthError(reason: string): void;
 }
@@ -45,6 +46,7 @@ export class LiveStore extends Store<{ status: LiveStatus }> {
           if (afterConnect) this.handlers.onReconnected();
         },
         onJob: this.handlers.onJob,
+        onResync: () => this.handlers.onReconnected(),
         onAuthError: this.handlers.onAuthError,
       },
       this.factory,
