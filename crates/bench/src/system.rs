@@ -165,7 +165,7 @@ impl Target {
     async fn stop(self) {
         self.shutdown.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(60), self.running).await;
-        mom::app::teardown(&self.config).await;
+        mom_testkit::teardown(&self.config).await;
         self.runtime.shutdown_background();
     }
 }

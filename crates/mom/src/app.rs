@@ -45,36 +45,6 @@ pub async fn bind(config: &Config, port: u16) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("Failed to listen on {address}"))
 }
 
-/// Removes everything a system with this configuration created: its database, queues and
-/// exchange. For tests and benchmarks on throwaway names; no service calls it.
-pub async fn teardown(config: &Config) {
-    let topology = config.topology();
-    let bus = mom_bus::Bus::connect(config.bus_config("teardown"));
-    for queue in topology.queues() {
-        let _ = bus.delete_queue(queue).await;
-    }
-    let _ = bus.delete_exchange(&topology.events).await;
-    bus.close().await;
-    let _ = <sqlx::Postgres as sqlx::migrate::MigrateDatabase>::force_drop_database(
-        &config.database_url,
-    )
-    .await;
-}
-
-/// [`teardown`] from synchronous code (a `Drop`), on a thread and runtime of its own.
-pub fn teardown_blocking(config: &Config) {
-    let config = config.clone();
-    let _ = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()?;
-        runtime.block_on(teardown(&config));
-        Some(())
-    })
-    .join();
-}
-
 /// Creates the database if needed and applies the migrations.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let pool = crate::store::connect(&config.database_url, Duration::from_secs(60)).await?;

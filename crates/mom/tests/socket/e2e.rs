@@ -21,7 +21,7 @@ struct Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.shutdown.cancel();
-        mom::app::teardown_blocking(&self.config);
+        mom_testkit::teardown_blocking(&self.config);
     }
 }
 

@@ -314,7 +314,7 @@ impl TestApp {
         self.stop_nodes().await;
         self.bus.close().await;
         self.pool.close().await;
-        mom::app::teardown(&self.config).await;
+        mom_testkit::teardown(&self.config).await;
     }
 }
 

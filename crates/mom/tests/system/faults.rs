@@ -50,7 +50,7 @@ async fn without_a_worker_writes_answer_504_in_bounded_time() {
         "{body}"
     );
     shutdown.cancel();
-    mom::app::teardown(&config).await;
+    mom_testkit::teardown(&config).await;
 }
 
 /// The API holds a bus that cannot reach any broker.
@@ -108,7 +108,7 @@ async fn with_the_broker_down_writes_answer_503_in_bounded_time() {
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
-    mom::app::teardown(&config).await;
+    mom_testkit::teardown(&config).await;
 }
 
 /// A worker committed a job and its first task, then died before publishing: the outbox
@@ -250,5 +250,5 @@ async fn a_graceful_stop_mid_burst_answers_no_5xx() {
             "{statuses:?}"
         );
     }
-    mom::app::teardown(&config).await;
+    mom_testkit::teardown(&config).await;
 }

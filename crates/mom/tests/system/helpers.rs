@@ -272,7 +272,7 @@ impl Drop for TestApp {
         self.shutdown.cancel();
         // Cleared by `stop` when the database is kept for a restart.
         if !self.config.database_url.is_empty() {
-            mom::app::teardown_blocking(&self.config);
+            mom_testkit::teardown_blocking(&self.config);
         }
     }
 }

@@ -105,7 +105,7 @@ impl Pipeline {
     async fn stop(self) {
         drop(self.committer);
         self.bus.close().await;
-        mom::app::teardown(&self.config).await;
+        mom_testkit::teardown(&self.config).await;
     }
 }
 

@@ -38,5 +38,5 @@ async fn a_stop_while_waiting_for_the_broker_ends_every_service_promptly() {
             .unwrap()
             .unwrap_or_else(|e| panic!("{name} failed: {e:#}"));
     }
-    mom::app::teardown(&reachable).await;
+    mom_testkit::teardown(&reachable).await;
 }
