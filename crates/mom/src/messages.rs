@@ -46,6 +46,14 @@ pub enum DbCommand {
         step: i32,
         reason: String,
     },
+    /// RPC from `POST /job/{id}/cancel`, after the API checked the caller may cancel the
+    /// job. `request_id` names this cancel, so a retry (same `Idempotency-Key`) finds it.
+    #[serde(rename = "job.cancel")]
+    CancelJob {
+        request_id: String,
+        job_id: i32,
+        by: Canceller,
+    },
     /// The socket gateway delivered the final events of these jobs to their owner.
     #[serde(rename = "job.notified")]
     MarkNotified { job_ids: Vec<i32> },
@@ -55,10 +63,51 @@ pub enum DbCommand {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum DbReply {
-    User { user: UserView },
-    Job { job: JobView },
+    User {
+        user: UserView,
+    },
+    Job {
+        job: JobView,
+    },
     EmailTaken,
     Done,
+    /// `job.cancel`: the job is cancelled, by this request (or, for a replay, by its first try).
+    Cancelled {
+        job: JobView,
+    },
+    /// `job.cancel`: the job had ended before; `job.status` says how.
+    AlreadyEnded {
+        job: JobView,
+    },
+    /// `job.cancel`: this request id already cancelled another job.
+    RequestIdTaken,
+    /// `job.cancel`: there is no such job.
+    NoSuchJob,
+}
+
+/// Who cancelled a job, for the reason its owner reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Canceller {
+    Owner,
+    Admin,
+}
+
+impl Canceller {
+    /// The `error` a cancelled job shows.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Owner => "cancelled by its owner",
+            Self::Admin => "cancelled by an admin",
+        }
+    }
+}
+
+/// Broadcast to every math worker when a job is cancelled: the step in flight stops.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelSignal {
+    pub job_id: i32,
 }
 
 /// One step of a job for a math worker.
@@ -85,6 +134,6 @@ pub struct SessionRevoked {
     pub sid: String,
 }
 
-/// Job events (`job:progress`, `job:done`, `job:failed`) carry a [`JobView`] with its owner;
+/// Job events (`job:progress`, `job:done`, `job:failed`, `job:cancelled`) carry a [`JobView`] with its owner;
 /// the AMQP `type` property names the event.
 pub type JobEvent = JobView;

@@ -9,6 +9,7 @@ pub mod event {
     pub const JOB_PROGRESS: &str = "job:progress";
     pub const JOB_DONE: &str = "job:done";
     pub const JOB_FAILED: &str = "job:failed";
+    pub const JOB_CANCELLED: &str = "job:cancelled";
     /// A session was closed (logout, renew): sockets using it must stop receiving.
     pub const SESSION_REVOKED: &str = "session:revoked";
 }
@@ -44,6 +45,12 @@ impl Topology {
         [&self.db, &self.math]
     }
 }
+
+/// The routing key of cancel signals on the events exchange. Every worker process binds it
+/// on its own exclusive queue, so each hears every cancel; socket nodes bind only `user.*`.
+pub const CANCEL_SIGNAL_KEY: &str = "signal.job.cancel";
+/// The AMQP `type` of a cancel signal.
+pub const CANCEL_SIGNAL_KIND: &str = "job.cancel";
 
 /// The routing key of a user's events.
 pub fn user_key(user_id: i32) -> String {

@@ -97,6 +97,7 @@ impl ApiState {
         let kind = match command {
             DbCommand::CreateUser { .. } => "user.create",
             DbCommand::CreateJob { .. } => "job.create",
+            DbCommand::CancelJob { .. } => "job.cancel",
             _ => "db.command",
         };
         let mut request = Outgoing::json(kind, command).map_err(ApiError::internal)?;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::error::ApiError;
-use crate::domain::{FieldErrors, JobStatus};
+use crate::domain::{FieldErrors, JobId, JobStatus};
 use crate::store::jobs::{Job, JobSearch};
 
 /// Bounds of `?limit=`; the default keeps the seed's answer of up to 500 jobs.
@@ -124,15 +124,16 @@ fn limit(raw: &str) -> Result<u32, String> {
 }
 
 fn job_id(raw: &str) -> Result<i32, String> {
-    raw.parse::<i32>()
-        .ok()
-        .filter(|n| *n > 0)
+    JobId::parse(raw)
+        .map(JobId::get)
         .ok_or_else(|| "before must be a job id (a positive integer)".to_owned())
 }
 
 fn status(raw: &str) -> Result<JobStatus, String> {
-    JobStatus::parse(raw)
-        .ok_or_else(|| "status must be one of: queued, running, done, failed".to_owned())
+    JobStatus::parse(raw).ok_or_else(|| {
+        let known: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
+        format!("status must be one of: {}", known.join(", "))
+    })
 }
 
 /// An RFC 3339 time such as `2026-01-31T12:00:00Z`.

@@ -172,6 +172,24 @@ fn parse_step(index: usize, item: &Value, errors: &mut FieldErrors) -> Option<Ma
     }
 }
 
+/// A job id as a client names it in a path or query: a positive 32-bit integer in decimal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobId(i32);
+
+impl JobId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        // Digits only: `+5`, ` 5` and `05x` are not ids.
+        if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        raw.parse::<i32>().ok().filter(|id| *id > 0).map(Self)
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -180,6 +198,14 @@ pub enum JobStatus {
     Running,
     Done,
     Failed,
+    /// Stopped by its owner or an admin (`POST /job/{id}/cancel`); no step runs after it.
+    Cancelled,
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl JobStatus {
@@ -189,6 +215,7 @@ impl JobStatus {
             Self::Running => "running",
             Self::Done => "done",
             Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -198,12 +225,21 @@ impl JobStatus {
             "running" => Some(Self::Running),
             "done" => Some(Self::Done),
             "failed" => Some(Self::Failed),
+            "cancelled" => Some(Self::Cancelled),
             _ => None,
         }
     }
 
+    pub const ALL: [Self; 5] = [
+        Self::Queued,
+        Self::Running,
+        Self::Done,
+        Self::Failed,
+        Self::Cancelled,
+    ];
+
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Done | Self::Failed)
+        matches!(self, Self::Done | Self::Failed | Self::Cancelled)
     }
 }
 
@@ -277,6 +313,34 @@ mod tests {
         ] {
             assert!(!request.ordered(&other), "{other}");
         }
+    }
+
+    #[test]
+    fn job_ids_are_positive_decimal_integers() {
+        assert_eq!(JobId::parse("42").map(JobId::get), Some(42));
+        assert_eq!(JobId::parse("2147483647").map(JobId::get), Some(i32::MAX));
+        for bad in ["", "0", "-1", "+1", " 1", "1.0", "abc", "2147483648", "1e3"] {
+            assert_eq!(JobId::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_status_reads_back_and_three_are_final() {
+        for status in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(status.as_str()), Some(status));
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                json!(status.as_str())
+            );
+        }
+        let finals: Vec<_> = JobStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_final())
+            .collect();
+        assert_eq!(
+            finals,
+            [JobStatus::Done, JobStatus::Failed, JobStatus::Cancelled]
+        );
     }
 
     #[test]

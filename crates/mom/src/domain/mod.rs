@@ -8,7 +8,7 @@ pub mod validation;
 pub mod views;
 
 pub use idempotency::{IdempotencyKey, KeyScope};
-pub use job::{JobRequest, JobStatus};
+pub use job::{JobId, JobRequest, JobStatus};
 pub use user::{Credentials, Email, NewUser, Password, PersonName, Role};
 pub use validation::{FieldError, FieldErrors};
 pub use views::{JobView, LoginObject, UserView};

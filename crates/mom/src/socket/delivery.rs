@@ -68,7 +68,7 @@ async fn handle(gateway: &Gateway, io: &SocketIo, incoming: Incoming) {
     };
     let sockets = namespace.within(user_room(user_id)).sockets();
     match kind {
-        event::JOB_PROGRESS | event::JOB_DONE | event::JOB_FAILED => {
+        event::JOB_PROGRESS | event::JOB_DONE | event::JOB_FAILED | event::JOB_CANCELLED => {
             let Ok(job) = incoming.json::<Value>() else {
                 warn!("job event that is not JSON; dropped");
                 return;

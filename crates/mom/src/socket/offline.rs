@@ -1,5 +1,6 @@
-//! Missed events: final job events that happened while their owner had no socket anywhere,
-//! and those a node missed while its event subscription was being rebuilt.
+//! Missed events: final job events (`job:done`, `job:failed`, `job:cancelled`) that happened
+//! while their owner had no socket anywhere, and those a node missed while its event
+//! subscription was being rebuilt.
 //!
 //! Right after `authenticated`, the socket is sent every finished job the db worker has not
 //! marked notified. Nothing falls between this and live delivery: the user's key is bound
@@ -89,6 +90,7 @@ fn send_final(gateway: &Gateway, sockets: &[SocketRef], claims: &Claims, jobs: V
                 event::JOB_DONE
             }
             JobStatus::Failed => event::JOB_FAILED,
+            JobStatus::Cancelled => event::JOB_CANCELLED,
             JobStatus::Queued | JobStatus::Running => continue,
         };
         job.owner = Some(owner.clone());

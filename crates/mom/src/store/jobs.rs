@@ -26,6 +26,7 @@ struct JobRow {
 }
 
 /// A job row with its owner id (and, from the writes below, the owner itself).
+#[derive(Debug)]
 pub struct Job {
     pub owner_id: i32,
     pub view: JobView,
@@ -274,6 +275,85 @@ pub async fn fail(
     Ok(row.map(Into::into))
 }
 
+/// What [`cancel`] found.
+#[derive(Debug)]
+pub enum Cancel {
+    /// Cancelled: `now` by this call, or earlier by the same request id (a retry).
+    Cancelled {
+        job: Job,
+        now: bool,
+    },
+    /// The job had ended before (done, failed, or cancelled by another request).
+    AlreadyEnded(Job),
+    /// The request id cancelled another job.
+    RequestIdTaken,
+    NoSuchJob,
+}
+
+/// Cancels a job that has not ended yet, once per `request_id`. Steps recorded later change
+/// nothing ([`record_steps`] and [`fail`] only touch jobs still going).
+pub async fn cancel(
+    tx: &mut Transaction<'_, Postgres>,
+    job_id: i32,
+    request_id: &str,
+    reason: &str,
+) -> sqlx::Result<Cancel> {
+    let other: Option<i32> =
+        sqlx::query_scalar("SELECT id FROM jobs WHERE cancel_request_id = $1 AND id <> $2")
+            .bind(request_id)
+            .bind(job_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if other.is_some() {
+        return Ok(Cancel::RequestIdTaken);
+    }
+    let cancelled = sqlx::query_as::<_, JobWithOwnerRow>(&format!(
+        "WITH j AS (
+            UPDATE jobs SET status = 'cancelled', error = $3, finished_at = now(),
+                updated_at = now(), version = version + 1, cancel_request_id = $2
+            WHERE id = $1 AND status IN ('queued', 'running')
+            RETURNING {COLUMNS}
+         )
+         {}",
+        with_owner("")
+    ))
+    .bind(job_id)
+    .bind(request_id)
+    .bind(reason)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = cancelled {
+        return Ok(Cancel::Cancelled {
+            job: row.into(),
+            now: true,
+        });
+    }
+    // Read after the UPDATE, so a racing cancel with the same request id that committed
+    // meanwhile is seen as this request's own outcome.
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        job: JobWithOwnerRow,
+        cancel_request_id: Option<String>,
+    }
+    let found = sqlx::query_as::<_, Row>(&format!(
+        "WITH j AS (SELECT {COLUMNS}, cancel_request_id FROM jobs WHERE id = $1)
+         {}",
+        with_owner(", j.cancel_request_id")
+    ))
+    .bind(job_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(match found {
+        None => Cancel::NoSuchJob,
+        Some(row) if row.cancel_request_id.as_deref() == Some(request_id) => Cancel::Cancelled {
+            job: row.job.into(),
+            now: false,
+        },
+        Some(row) => Cancel::AlreadyEnded(row.job.into()),
+    })
+}
+
 /// Which jobs to list: every filter is optional; pages go newest first, below `before`.
 #[derive(Debug, Clone, Default)]
 pub struct JobSearch {
@@ -371,6 +451,28 @@ pub async fn fail_stalled(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+/// The status of a job, `None` if there is no such job.
+pub async fn status(pool: &PgPool, job_id: i32) -> sqlx::Result<Option<JobStatus>> {
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(status.as_deref().and_then(JobStatus::parse))
+}
+
+/// Ids of the jobs cancelled within the last `secs` seconds, newest first, at most `limit`.
+pub async fn recently_cancelled(pool: &PgPool, secs: f64, limit: i64) -> sqlx::Result<Vec<i32>> {
+    sqlx::query_scalar(
+        "SELECT id FROM jobs
+         WHERE status = 'cancelled' AND finished_at > now() - make_interval(secs => $1)
+         ORDER BY finished_at DESC LIMIT $2",
+    )
+    .bind(secs)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 pub async fn find(pool: &PgPool, job_id: i32) -> sqlx::Result<Option<Job>> {
     let row = sqlx::query_as::<_, JobRow>(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
         .bind(job_id)
@@ -383,7 +485,7 @@ pub async fn find(pool: &PgPool, job_id: i32) -> sqlx::Result<Option<Job>> {
 pub async fn unnotified(pool: &PgPool, owner_id: i32) -> sqlx::Result<Vec<JobView>> {
     let rows = sqlx::query_as::<_, JobRow>(&format!(
         "SELECT {COLUMNS} FROM jobs
-         WHERE owner_id = $1 AND NOT notified AND status IN ('done', 'failed')
+         WHERE owner_id = $1 AND NOT notified AND status IN ('done', 'failed', 'cancelled')
          ORDER BY id LIMIT 100"
     ))
     .bind(owner_id)
@@ -401,7 +503,7 @@ pub async fn ended_since(
 ) -> sqlx::Result<Vec<JobView>> {
     let rows = sqlx::query_as::<_, JobRow>(&format!(
         "SELECT {COLUMNS} FROM jobs
-         WHERE owner_id = $1 AND status IN ('done', 'failed')
+         WHERE owner_id = $1 AND status IN ('done', 'failed', 'cancelled')
            AND (NOT notified OR finished_at >= now() - make_interval(secs => $2))
          ORDER BY id LIMIT 100"
     ))

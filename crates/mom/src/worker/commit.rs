@@ -20,10 +20,10 @@ use tracing::{info, warn};
 
 use super::Relay;
 use crate::domain::JobView;
-use crate::messages::MathTask;
-use crate::store::jobs::{self, Job, NewJob, StepResult};
+use crate::messages::{CancelSignal, Canceller, MathTask};
+use crate::store::jobs::{self, Cancel, Job, NewJob, StepResult};
 use crate::store::outbox::{self, OutboxMessage};
-use crate::topology::{event, user_key, Topology};
+use crate::topology::{event, user_key, Topology, CANCEL_SIGNAL_KEY, CANCEL_SIGNAL_KIND};
 
 /// The most writes in one transaction.
 const MAX_BATCH: usize = 256;
@@ -51,6 +51,12 @@ pub enum JobWrite {
         step: i32,
         reason: String,
     },
+    /// End a job `cancelled` (once per request id) and tell the math workers to stop its step.
+    Cancel {
+        job_id: i32,
+        request_id: String,
+        by: Canceller,
+    },
     /// The owner has been sent these jobs' final events.
     Notified { job_ids: Vec<i32> },
     /// End `failed` every job that has not moved for this long: whatever was to move it was
@@ -63,6 +69,8 @@ pub enum JobWrite {
 pub enum Written {
     /// The job a `Create` stored (or had stored for the same request id), with its owner.
     Job(Box<JobView>),
+    /// What a `Cancel` found.
+    Cancel(Box<Cancel>),
     Done,
 }
 
@@ -205,6 +213,7 @@ impl Batcher {
         let mut messages = Vec::new();
         let (mut creates, mut records, mut fails, mut notified, mut stalled) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), None);
+        let mut cancels = Vec::new();
         for (i, pending) in batch.iter().enumerate() {
             let parent = pending.traceparent.as_deref();
             match &pending.write {
@@ -230,9 +239,26 @@ impl Batcher {
                     step,
                     reason,
                 } => fails.push((*job_id, *step, reason, parent)),
+                JobWrite::Cancel {
+                    job_id,
+                    request_id,
+                    by,
+                } => cancels.push((i, *job_id, request_id, *by, parent)),
                 JobWrite::Notified { job_ids } => notified.extend_from_slice(job_ids),
                 JobWrite::FailStalled { idle_for } => stalled = Some((*idle_for, parent)),
             }
+        }
+
+        // Before the step results: a step of a job cancelled in this batch records nothing
+        // and enqueues no next step.
+        for (i, job_id, request_id, by, parent) in cancels {
+            let found = jobs::cancel(&mut tx, job_id, request_id, by.reason()).await?;
+            if let Cancel::Cancelled { job, now: true } = &found {
+                info!(job_id, ?by, "job cancelled");
+                messages.push(self.event(job, event::JOB_CANCELLED, parent));
+                messages.push(self.cancel_signal(job_id, parent));
+            }
+            written[i] = Written::Cancel(Box::new(found));
         }
 
         if !creates.is_empty() {
@@ -365,6 +391,20 @@ impl Batcher {
             traceparent: parent.map(str::to_owned),
             priority: i16::from(DEFERRED_PRIORITY),
             payload: json!(task),
+        }
+    }
+
+    /// The broadcast that makes every math worker abort the job's step in flight.
+    fn cancel_signal(&self, job_id: i32, parent: Option<&str>) -> OutboxMessage {
+        OutboxMessage {
+            id: 0,
+            exchange: self.topology.events.name.clone(),
+            routing_key: CANCEL_SIGNAL_KEY.to_owned(),
+            kind: CANCEL_SIGNAL_KIND.to_owned(),
+            message_id: format!("cancel-{job_id}"),
+            traceparent: parent.map(str::to_owned),
+            priority: i16::from(DEFERRED_PRIORITY),
+            payload: json!(CancelSignal { job_id }),
         }
     }
 

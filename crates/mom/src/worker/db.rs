@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use super::commit::{Committer, JobWrite, WriteError, Written};
 use crate::messages::{DbCommand, DbReply};
+use crate::store::jobs::Cancel;
 use crate::store::users;
 
 pub struct DbHandler {
@@ -83,7 +84,9 @@ impl Handler for DbHandler {
                         tracing::debug!(job_id = job.id, owner_id, "job stored");
                         Ok(DbReply::Job { job: *job })
                     }
-                    Ok(Written::Done) => Err(HandlerError::abort("job.create stored no job")),
+                    Ok(Written::Done | Written::Cancel(_)) => {
+                        Err(HandlerError::abort("job.create stored no job"))
+                    }
                     Err(WriteError::Database(sqlx::Error::Database(db)))
                         if db.is_foreign_key_violation() =>
                     {
@@ -118,6 +121,26 @@ impl Handler for DbHandler {
                     reason,
                 };
                 self.write(write, &context).await.map(|_| DbReply::Done)
+            }
+            DbCommand::CancelJob {
+                request_id,
+                job_id,
+                by,
+            } => {
+                let write = JobWrite::Cancel {
+                    job_id,
+                    request_id,
+                    by,
+                };
+                match self.write(write, &context).await? {
+                    Written::Cancel(found) => Ok(match *found {
+                        Cancel::Cancelled { job, .. } => DbReply::Cancelled { job: job.view },
+                        Cancel::AlreadyEnded(job) => DbReply::AlreadyEnded { job: job.view },
+                        Cancel::RequestIdTaken => DbReply::RequestIdTaken,
+                        Cancel::NoSuchJob => DbReply::NoSuchJob,
+                    }),
+                    other => Err(HandlerError::abort(format!("job.cancel wrote {other:?}"))),
+                }
             }
             DbCommand::MarkNotified { job_ids } => {
                 let write = JobWrite::Notified { job_ids };
