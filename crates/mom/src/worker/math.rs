@@ -2,14 +2,17 @@
 //! in flight at once — `MATH_CONCURRENCY`, the service's capacity, thousands by default, since
 //! a step waiting on the service costs memory, not CPU — each call bounded by a timeout;
 //! failures are retried with backoff, and the job fails with a readable reason when retrying
-//! is over.
+//! is over. A cancelled job's step stops: its call in flight is dropped, which aborts the HTTP
+//! request, and a step of a cancelled job that arrives later is acked and dropped.
 
 use std::time::Duration;
 
 use mom_bus::{Bus, Context, Handler, HandlerError, Outgoing};
 use serde_json::Value;
-use tracing::{instrument, warn};
+use sqlx::PgPool;
+use tracing::{info, instrument, warn};
 
+use super::cancels::Cancels;
 use crate::config::Config;
 use crate::messages::{DbCommand, MathTask};
 use crate::topology::Topology;
@@ -19,6 +22,9 @@ pub struct MathHandler {
     math_url: String,
     bus: Bus,
     topology: Topology,
+    /// Reads only: whether a retried step's job has ended meanwhile.
+    pool: PgPool,
+    cancels: Cancels,
 }
 
 /// What the math service said about a step.
@@ -29,7 +35,13 @@ enum Answer {
 }
 
 impl MathHandler {
-    pub fn new(config: &Config, bus: Bus, topology: Topology) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &Config,
+        bus: Bus,
+        topology: Topology,
+        pool: PgPool,
+        cancels: Cancels,
+    ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(config.math_timeout)
             .connect_timeout(Duration::from_secs(2));
@@ -46,7 +58,27 @@ impl MathHandler {
             math_url: config.math_url.trim_end_matches('/').to_owned(),
             bus,
             topology,
+            pool,
+            cancels,
         })
+    }
+
+    /// Whether a step coming back from a retry delay (or redelivered) belongs to a job that has
+    /// ended meanwhile. The database decides, not the signals: this process may have missed a
+    /// signal while the step waited. First attempts trust the signals, which saves a query per
+    /// step.
+    async fn ended_meanwhile(
+        &self,
+        task: &MathTask,
+        context: &Context,
+    ) -> Result<bool, HandlerError> {
+        if context.attempt <= 1 && !context.redelivered {
+            return Ok(false);
+        }
+        let status = crate::store::jobs::status(&self.pool, task.job_id)
+            .await
+            .map_err(|e| HandlerError::retry(format!("cannot read the job's status: {e}")))?;
+        Ok(status.is_some_and(|s| s.is_final()))
     }
 
     async fn ask(&self, task: &MathTask) -> Result<Answer, String> {
@@ -105,7 +137,25 @@ impl Handler for MathHandler {
     #[instrument(skip_all, fields(job_id = task.job_id, step = task.step, attempt = context.attempt))]
     async fn handle(&self, task: MathTask, context: Context) -> Result<(), HandlerError> {
         let id = format!("{}-{}", task.job_id, task.step);
-        match self.ask(&task).await {
+        if self.ended_meanwhile(&task, &context).await? {
+            info!("the job has ended; step dropped");
+            return Ok(());
+        }
+        let Some(in_flight) = self.cancels.start(task.job_id) else {
+            info!("the job is cancelled; step dropped");
+            return Ok(());
+        };
+        // Dropping the call's future resets its HTTP/2 stream: the math service sees the
+        // request go away instead of answering someone who no longer listens.
+        let answer = tokio::select! {
+            answer = self.ask(&task) => answer,
+            _ = in_flight.cancelled() => {
+                info!("the job was cancelled; math call aborted");
+                return Ok(());
+            }
+        };
+        drop(in_flight);
+        match answer {
             Ok(Answer::Result(result)) => {
                 let record = DbCommand::RecordStep {
                     job_id: task.job_id,

@@ -1,6 +1,7 @@
 //! The worker: consumes the `db` queue (the only writer of PostgreSQL) and the `math` queue
 //! (steps that call the external math service), and relays the outbox.
 
+mod cancels;
 mod commit;
 mod db;
 mod math;
@@ -14,6 +15,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::wiring::Backing;
+pub use cancels::Cancels;
 pub use commit::{Committer, JobWrite, WriteError, Written};
 pub use db::DbHandler;
 pub use math::MathHandler;
@@ -52,6 +54,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         return Ok(());
     };
 
+    // Bound before the math consumer starts, so no cancel falls between start-up and steps.
+    let cancels = Cancels::new(config.job_stall_after());
+    let signals = cancels::subscribe(&bus, &topology, &pool, &cancels).await;
+
     let relay = Relay::new(bus.clone(), pool.clone(), config.outbox_grace);
     let committer = Committer::start(pool.clone(), relay.clone(), topology.clone());
     let db = Consumer::new(
@@ -63,7 +69,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let math = Consumer::new(
         &bus,
         topology.math.clone(),
-        MathHandler::new(&config, bus.clone(), topology.clone())?,
+        MathHandler::new(
+            &config,
+            bus.clone(),
+            topology.clone(),
+            pool.clone(),
+            cancels.clone(),
+        )?,
     )
     .concurrency(config.math_concurrency);
     info!(db = %topology.db.name, math = %topology.math.name, math_url = %config.math_url, "worker starting");
@@ -72,6 +84,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         math.run(shutdown.clone()),
         relay.run(shutdown.clone()),
         fail_stalled_jobs(committer, config.job_stall_after(), shutdown.clone()),
+        cancels::listen(signals, cancels, shutdown.clone()),
     );
     bus.close().await;
     info!("worker stopped");
