@@ -7,7 +7,7 @@ use tracing::error;
 
 use crate::auth::TokenError;
 use crate::domain::idempotency::HEADER as IDEMPOTENCY_KEY;
-use crate::domain::{FieldErrors, IdempotencyKey};
+use crate::domain::{FieldErrors, IdempotencyKey, JobStatus};
 
 /// Why a request with a token was refused.
 #[derive(Debug)]
@@ -38,6 +38,13 @@ pub enum ApiError {
     KeyReused(IdempotencyKey),
     #[error("{0}")]
     NotFound(String),
+    /// No job the caller may see has this id (or the id is malformed): one answer for all,
+    /// so a user learns nothing about other users' jobs.
+    #[error("job not found")]
+    JobNotFound,
+    /// The job has ended, so it cannot change any more.
+    #[error("job {id} has already ended: it is {status}")]
+    JobEnded { id: i32, status: JobStatus },
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("request body too large")]
@@ -107,6 +114,10 @@ impl From<redis::RedisError> for ApiError {
 }
 
 fn body(status: StatusCode, message: Option<Value>) -> Response {
+    (status, axum::Json(body_value(status, message))).into_response()
+}
+
+fn body_value(status: StatusCode, message: Option<Value>) -> Value {
     let mut body = json!({ "statusCode": status.as_u16() });
     if let Some(reason) = status
         .canonical_reason()
@@ -117,7 +128,7 @@ fn body(status: StatusCode, message: Option<Value>) -> Response {
     if let Some(message) = message {
         body["message"] = message;
     }
-    (status, axum::Json(body)).into_response()
+    body
 }
 
 impl IntoResponse for ApiError {
@@ -160,6 +171,14 @@ impl IntoResponse for ApiError {
                 body(StatusCode::UNPROCESSABLE_ENTITY, Some(json!(errors.0)))
             }
             Self::NotFound(message) => body(StatusCode::NOT_FOUND, Some(json!(message))),
+            Self::JobNotFound => body(StatusCode::NOT_FOUND, Some(json!("job not found"))),
+            Self::JobEnded { id, status } => {
+                let message = format!("job {id} has already ended: it is {status}");
+                let mut body = body_value(StatusCode::CONFLICT, Some(json!(message)));
+                // The status as a field too, for clients that branch on it.
+                body["status"] = json!(status.as_str());
+                (StatusCode::CONFLICT, axum::Json(body)).into_response()
+            }
             Self::MethodNotAllowed(message) => {
                 body(StatusCode::METHOD_NOT_ALLOWED, Some(json!(message)))
             }

@@ -104,10 +104,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let AuthUser(claims) = AuthUser::from_request_parts(parts, state).await?;
         let state = ApiState::from_ref(state);
-        let stored = crate::store::users::role(&state.pool, claims.id)
-            .await?
-            .unwrap_or_default();
-        if state.config.effective_role(stored, &claims.email) != Role::Admin {
+        if !is_admin(&state, &claims).await? {
             return Err(ApiError::Forbidden(
                 "this route needs the admin role; ask an operator to run `mom admin grant <email>`"
                     .into(),
@@ -115,6 +112,14 @@ where
         }
         Ok(Self(claims))
     }
+}
+
+/// Whether the caller's role is `admin` right now (stored role or `ADMIN_EMAILS`).
+pub async fn is_admin(state: &ApiState, claims: &Claims) -> Result<bool, ApiError> {
+    let stored = crate::store::users::role(&state.pool, claims.id)
+        .await?
+        .unwrap_or_default();
+    Ok(state.config.effective_role(stored, &claims.email) == Role::Admin)
 }
 
 /// The W3C `traceparent` of the request, if the client sent one.

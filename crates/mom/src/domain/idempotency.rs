@@ -17,6 +17,8 @@ pub struct IdempotencyKey(String);
 pub enum KeyScope {
     /// `POST /job`: the caller is the authenticated user.
     Jobs { owner_id: i32 },
+    /// `POST /job/{id}/cancel`: the caller (owner or admin) is the authenticated user.
+    Cancels { user_id: i32 },
     /// `POST /register` and `POST /user`: the caller has no identity before the write, so all
     /// anonymous callers share one scope. A replay needs the same body, password included, and
     /// answers only what that body already says, so a guessed key reveals nothing.
@@ -52,6 +54,7 @@ impl IdempotencyKey {
     pub fn request_id(&self, scope: KeyScope) -> String {
         match scope {
             KeyScope::Jobs { owner_id } => format!("key:job:{owner_id}:{}", self.0),
+            KeyScope::Cancels { user_id } => format!("key:cancel:{user_id}:{}", self.0),
             KeyScope::NewUsers => format!("key:user:{}", self.0),
         }
     }
@@ -91,5 +94,6 @@ mod tests {
         assert_eq!(alice, key.request_id(KeyScope::Jobs { owner_id: 1 }));
         assert_ne!(alice, key.request_id(KeyScope::Jobs { owner_id: 2 }));
         assert_ne!(alice, key.request_id(KeyScope::NewUsers));
+        assert_ne!(alice, key.request_id(KeyScope::Cancels { user_id: 1 }));
     }
 }

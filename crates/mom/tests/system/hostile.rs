@@ -184,6 +184,8 @@ async fn the_openapi_document_lists_every_route() {
         "/user",
         "/job",
         "/job/my",
+        "/job/{id}",
+        "/job/{id}/cancel",
         "/system/queues",
         "/admin/jobs",
         "/metrics",
