@@ -26,6 +26,11 @@ impl Drop for Running {
 }
 
 async fn start() -> Running {
+    start_with(|_| {}).await
+}
+
+/// [`start`] after `customize` changed the configuration.
+async fn start_with(customize: impl FnOnce(&mut Config)) -> Running {
     crate::helpers::ensure_node_modules();
     let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
     let mut config = Config::local();
@@ -40,6 +45,7 @@ async fn start() -> Running {
     ) = (0, 0, 0, 0);
     config.math_url = "http://127.0.0.1:0".into();
     config.math_max_delay = Duration::from_millis(30);
+    customize(&mut config);
     let system = System::bind(config.clone()).await.unwrap();
     let addresses = system.addresses().unwrap();
     let shutdown = CancellationToken::new();
@@ -251,7 +257,71 @@ async fn renewing_the_seed_way_keeps_the_socket_and_logout_still_stops_it() {
     assert_eq!(seed_panel.expect("auth-error").await, "old-token");
 }
 
+/// The whole proof of a cancel: the job's step waits on a slow math call, the owner cancels,
+/// the math service sees the call aborted, the owner's socket hears `job:cancelled` — live,
+/// and on the next `authenticate` for a job cancelled while no socket was there.
+#[tokio::test]
+async fn a_cancel_mid_call_aborts_it_and_reaches_the_owners_socket_live_and_after_a_login() {
+    let math = crate::gated_math::GatedMath::start().await;
+    let system = start_with(|config| {
+        config.math_url = math.url.clone();
+        config.math_timeout = Duration::from_secs(120);
+    })
+    .await;
+    let alice = system.login("alice").await;
+    let token = alice["accessToken"].as_str().unwrap().to_owned();
+    let mut browser = system.client("v4", "websocket", &alice).await;
+    let two_steps = json!({"type": "math", "details": [
+        {"method": "add", "numbers": "1,2"}, {"method": "multiply", "numbers": "3,4"}
+    ]});
+
+    let job = system.post_job(&token, &two_steps).await;
+    math.wait_holding(1).await;
+    let cancelled = system.cancel(&token, &job["id"]).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    let heard = browser.expect("job:cancelled").await;
+    assert_eq!(heard["id"], job["id"]);
+    assert_eq!(heard["status"], "cancelled");
+    assert_eq!(heard["owner"]["id"], alice["id"]);
+    math.wait_aborted(1).await;
+    assert_eq!(math.answered(), 0);
+    assert!(
+        browser.finish().await.is_empty(),
+        "nothing after the cancel"
+    );
+
+    // Cancelled while alice has no socket: the next authenticate brings it.
+    let missed = system.post_job(&token, &two_steps).await;
+    math.wait_holding(2).await;
+    system.cancel(&token, &missed["id"]).await;
+    math.wait_aborted(2).await;
+    let mut later = system.client("v4", "websocket", &alice).await;
+    loop {
+        // The first job may come again if its notified mark is still on its way.
+        let event = later.expect("job:cancelled").await;
+        if event["id"] == missed["id"] {
+            assert_eq!(event["status"], "cancelled");
+            break;
+        }
+        assert_eq!(event["id"], job["id"], "{event}");
+    }
+    assert_eq!(math.paths(), ["add/1,2", "add/1,2"], "no second step ran");
+}
+
 impl Running {
+    /// Cancels a job; returns the cancelled job.
+    async fn cancel(&self, token: &str, id: &Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/job/{id}/cancel", self.api))
+            .header("Authorization", token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     /// Orders a job; returns the stored job.
     async fn post_job(&self, token: &str, body: &Value) -> Value {
         let response = self

@@ -2,6 +2,8 @@
 //! socket.io clients (v2 as the seed's panel, v4 as today's).
 
 mod e2e;
+#[path = "../common/gated_math.rs"]
+mod gated_math;
 mod helpers;
 
 use std::time::Duration;

@@ -175,6 +175,26 @@ impl TestApp {
         self.post("/job", body, Some(token)).await
     }
 
+    /// `POST /job/{id}/cancel`, with an `Idempotency-Key` when given. `id` is raw, so tests can
+    /// send malformed ones.
+    pub async fn post_cancel(&self, token: &str, id: &str, key: Option<&str>) -> Response {
+        let mut request = self
+            .client
+            .post(self.url(&format!("/job/{id}/cancel")))
+            .header("Authorization", token);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// `GET /job/{id}`: the job as its owner (or an admin) reads it.
+    pub async fn get_job(&self, token: &str, id: i64) -> Value {
+        let response = self.get(&format!("/job/{id}"), Some(token)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
     pub async fn get_my_jobs(&self, token: &str) -> Vec<Value> {
         let response = self.get("/job/my", Some(token)).await;
         assert_eq!(response.status(), StatusCode::OK);
@@ -187,7 +207,7 @@ impl TestApp {
         loop {
             let jobs = self.get_my_jobs(token).await;
             if let Some(job) = jobs.into_iter().find(|j| j["id"] == id) {
-                if job["status"] == "done" || job["status"] == "failed" {
+                if ["done", "failed", "cancelled"].contains(&job["status"].as_str().unwrap_or("")) {
                     return job;
                 }
                 assert!(

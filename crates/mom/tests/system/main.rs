@@ -3,7 +3,10 @@
 
 mod admin;
 mod auth;
+mod cancel;
 mod faults;
+#[path = "../common/gated_math.rs"]
+mod gated_math;
 mod helpers;
 mod hostile;
 mod idempotency;

@@ -2,7 +2,6 @@
 //! step results change nothing twice, one bad write in a batch fails alone, and slow steps
 //! wait by the hundred without delaying job creation.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +14,9 @@ use mom::worker::{Committer, JobWrite, Relay, Written};
 use mom_bus::Bus;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::gated_math::GatedMath;
 use crate::helpers::{spawn_app_with, test_config};
 
 /// A database, queues and a committer of their own, without the services around them.
@@ -202,77 +201,23 @@ async fn one_bad_write_in_a_batch_fails_alone() {
     pipeline.stop().await;
 }
 
-/// A math service that holds every call until the gate opens, counting the calls it holds.
-struct GatedMath {
-    url: String,
-    held: Arc<AtomicUsize>,
-    open: watch::Sender<bool>,
-    shutdown: CancellationToken,
-}
-
-impl GatedMath {
-    async fn start() -> Self {
-        let held = Arc::new(AtomicUsize::new(0));
-        let (open, opened) = watch::channel(false);
-        let router = Router::new()
-            .route("/{method}/{numbers}", get(gated_answer))
-            .with_state((Arc::clone(&held), opened));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = CancellationToken::new();
-        tokio::spawn(mom::math::serve(listener, router, shutdown.clone()));
-        Self {
-            url,
-            held,
-            open,
-            shutdown,
-        }
-    }
-
-    /// The whole system calling this service, with a timeout no held call reaches.
-    async fn app(&self, customize: impl FnOnce(&mut Config)) -> crate::helpers::TestApp {
-        spawn_app_with(|config| {
-            config.math_url = self.url.clone();
-            config.math_timeout = Duration::from_secs(120);
-            customize(config);
-        })
-        .await
-    }
-
-    async fn wait_holding(&self, calls: usize) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while self.held.load(Ordering::SeqCst) < calls {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "only {} of {calls} calls arrived at once",
-                self.held.load(Ordering::SeqCst)
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for GatedMath {
-    fn drop(&mut self) {
-        let _ = self.open.send(true);
-        self.shutdown.cancel();
-    }
-}
-
-async fn gated_answer(
-    State((held, mut opened)): State<(Arc<AtomicUsize>, watch::Receiver<bool>)>,
-    Path((method, numbers)): Path<(String, String)>,
-) -> Json<Value> {
-    held.fetch_add(1, Ordering::SeqCst);
-    let _ = opened.wait_for(|open| *open).await;
-    let step = mom_math::MathStep::parse(&method, &numbers).unwrap();
-    Json(mom_math::evaluate(&step).unwrap())
+/// The whole system calling `math`, with a timeout no held call reaches.
+pub async fn gated_app(
+    math: &GatedMath,
+    customize: impl FnOnce(&mut Config),
+) -> crate::helpers::TestApp {
+    spawn_app_with(|config| {
+        config.math_url = math.url.clone();
+        config.math_timeout = Duration::from_secs(120);
+        customize(config);
+    })
+    .await
 }
 
 #[tokio::test]
 async fn hundreds_of_slow_steps_wait_at_once_and_never_delay_job_creation() {
     let math = GatedMath::start().await;
-    let app = math.app(|_| {}).await;
+    let app = gated_app(&math, |_| {}).await;
     let login = app.new_user().await;
     let token = login["accessToken"].as_str().unwrap().to_owned();
     let one_step = json!({"type": "math", "details": [{"method": "add", "numbers": "1,2"}]});
@@ -316,9 +261,10 @@ async fn hundreds_of_slow_steps_wait_at_once_and_never_delay_job_creation() {
 async fn a_job_that_stops_moving_ends_failed_with_a_reason() {
     // The math service takes every call and never answers: nothing will move the job.
     let math = GatedMath::start().await;
-    let app = math
-        .app(|config| config.job_stall = Some(Duration::from_secs(1)))
-        .await;
+    let app = gated_app(&math, |config| {
+        config.job_stall = Some(Duration::from_secs(1))
+    })
+    .await;
     let (token, id) = order_math_job(&app).await;
     let token = token.as_str();
     math.wait_holding(1).await;
@@ -400,7 +346,7 @@ async fn a_failing_math_call_is_retried_with_growing_backoff_until_it_succeeds()
 }
 
 /// A new user orders the seed's 3-step job; returns their token and the job's id.
-async fn order_math_job(app: &crate::helpers::TestApp) -> (String, i64) {
+pub async fn order_math_job(app: &crate::helpers::TestApp) -> (String, i64) {
     let login = app.new_user().await;
     let token = login["accessToken"].as_str().unwrap().to_owned();
     let response = app.post_job(&token, &crate::helpers::math_job()).await;
@@ -409,4 +355,153 @@ async fn order_math_job(app: &crate::helpers::TestApp) -> (String, i64) {
         .as_i64()
         .unwrap();
     (token, id)
+}
+
+fn cancel(job_id: i32, request_id: &str) -> JobWrite {
+    JobWrite::Cancel {
+        job_id,
+        request_id: request_id.into(),
+        by: mom::messages::Canceller::Owner,
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_job_records_no_later_step_enqueues_nothing_and_is_never_stalled() {
+    let pipeline = Pipeline::start().await;
+    let owner = pipeline.user().await;
+    let job_id = two_step_job(&pipeline, owner, "job-1").await;
+    // The cancel and a step result for the same job in one batch: the cancel wins.
+    let (cancelled, recorded) = tokio::join!(
+        pipeline.write(cancel(job_id, "cancel-1")),
+        pipeline.write(record(job_id, 0, 3))
+    );
+    assert!(recorded.is_ok(), "{recorded:?}");
+    match cancelled.unwrap() {
+        Written::Cancel(found) => assert!(
+            matches!(*found, jobs::Cancel::Cancelled { now: true, .. }),
+            "{found:?}"
+        ),
+        other => panic!("cancel wrote {other:?}"),
+    }
+    let job = pipeline.job(job_id).await;
+    assert_eq!(job.status, mom::domain::JobStatus::Cancelled);
+    assert_eq!((job.steps_done, job.version), (0, 2));
+
+    // A late step result, a late failure and the stall sweep change nothing.
+    pipeline.write(record(job_id, 0, 3)).await.unwrap();
+    let fail = JobWrite::Fail {
+        job_id,
+        step: 0,
+        reason: "late".into(),
+    };
+    pipeline.write(fail).await.unwrap();
+    let sweep = JobWrite::FailStalled {
+        idle_for: Duration::ZERO,
+    };
+    pipeline.write(sweep).await.unwrap();
+    let job = pipeline.job(job_id).await;
+    assert_eq!(job.status, mom::domain::JobStatus::Cancelled);
+    assert_eq!(job.version, 2, "nothing after the cancel touched it");
+    assert_eq!(job.error.as_deref(), Some("cancelled by its owner"));
+
+    // A second cancel with the same request id is its own outcome again, a new one is not.
+    match pipeline.write(cancel(job_id, "cancel-1")).await.unwrap() {
+        Written::Cancel(found) => assert!(
+            matches!(*found, jobs::Cancel::Cancelled { now: false, .. }),
+            "{found:?}"
+        ),
+        other => panic!("cancel wrote {other:?}"),
+    }
+    match pipeline.write(cancel(job_id, "cancel-2")).await.unwrap() {
+        Written::Cancel(found) => {
+            assert!(matches!(*found, jobs::Cancel::AlreadyEnded(_)), "{found:?}")
+        }
+        other => panic!("cancel wrote {other:?}"),
+    }
+
+    let tasks = pipeline.math_tasks().await;
+    let ids: Vec<&str> = tasks.iter().filter_map(|t| t["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        [format!("job-{job_id}-step-0")],
+        "no step after the cancel: {tasks:?}"
+    );
+    pipeline.stop().await;
+}
+
+/// The math handler on its own, against a gated math service.
+fn math_handler(
+    pipeline: &Pipeline,
+    math: &GatedMath,
+    cancels: &mom::worker::Cancels,
+) -> mom::worker::MathHandler {
+    let mut config = pipeline.config.clone();
+    config.math_url = math.url.clone();
+    mom::worker::MathHandler::new(
+        &config,
+        pipeline.bus.clone(),
+        config.topology(),
+        pipeline.pool.clone(),
+        cancels.clone(),
+    )
+    .unwrap()
+}
+
+fn add_task(job_id: i32) -> mom::messages::MathTask {
+    mom::messages::MathTask {
+        job_id,
+        step: 0,
+        operation: mom_math::MathStep::parse("add", "1,2").unwrap(),
+    }
+}
+
+fn attempt(attempt: u32) -> mom_bus::Context {
+    mom_bus::Context {
+        attempt,
+        max_attempts: 3,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_math_handler_aborts_a_cancelled_call_and_drops_late_steps_without_calling() {
+    use mom_bus::Handler as _;
+    let math = GatedMath::start().await;
+    let pipeline = Pipeline::start().await;
+    pipeline
+        .bus
+        .declare_queue(&pipeline.config.topology().db)
+        .await
+        .unwrap();
+    let owner = pipeline.user().await;
+    let cancels = mom::worker::Cancels::new(Duration::from_secs(60));
+    let handler = Arc::new(math_handler(&pipeline, &math, &cancels));
+
+    // In flight: the signal drops the call, and the handler acks (Ok) without an answer.
+    let running = two_step_job(&pipeline, owner, "job-1").await;
+    let call = tokio::spawn({
+        let handler = Arc::clone(&handler);
+        async move { handler.handle(add_task(running), attempt(1)).await }
+    });
+    math.wait_holding(1).await;
+    cancels.cancel(running);
+    call.await.unwrap().unwrap();
+    math.wait_aborted(1).await;
+    // Heard of: a first attempt of that job calls nothing.
+    handler.handle(add_task(running), attempt(1)).await.unwrap();
+    assert_eq!(math.held(), 1);
+
+    // Back from a retry delay for a job cancelled while this process was not listening: the
+    // database says so, and nothing is called.
+    let unheard = two_step_job(&pipeline, owner, "job-2").await;
+    pipeline.write(cancel(unheard, "cancel-2")).await.unwrap();
+    handler.handle(add_task(unheard), attempt(2)).await.unwrap();
+    assert_eq!(math.held(), 1);
+
+    // A retried step of a live job does call.
+    let live = two_step_job(&pipeline, owner, "job-3").await;
+    math.open.send(true).unwrap();
+    handler.handle(add_task(live), attempt(2)).await.unwrap();
+    assert_eq!((math.held(), math.answered(), math.aborted()), (2, 1, 1));
+    pipeline.stop().await;
 }
