@@ -5,9 +5,10 @@
 //! Every worker process hears every signal: the db worker publishes it to the events exchange
 //! with [`CANCEL_SIGNAL_KEY`], which each process binds on its own exclusive queue. A process
 //! that starts later reads the recent cancels from PostgreSQL after binding, so a cancel is
-//! either in that read or arrives as a signal. Signals lost while the broker connection was
-//! down are covered by the database: a retried or redelivered step asks it (see
-//! [`super::math`]), and a result recorded for a cancelled job changes nothing.
+//! either in that read or arrives as a signal. When the subscription comes back after losing
+//! its queue, the cancels of that gap are read again the same way. Beyond that, the database
+//! decides: a retried or redelivered step asks it (see [`super::math`]), and a result recorded
+//! for a cancelled job changes nothing.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -21,8 +22,11 @@ use tracing::{debug, info, warn};
 use crate::messages::CancelSignal;
 use crate::topology::{Topology, CANCEL_SIGNAL_KEY, CANCEL_SIGNAL_KIND};
 
-/// The most recent cancels read at start-up.
-const STARTUP_READ: i64 = 100_000;
+/// The most recent cancels read at start-up or after a reattachment.
+const CATCH_UP_READ: i64 = 100_000;
+/// Beyond the time the subscription was away: a cancel committed just before the loss may have
+/// had its signal published (by the relay, or its sweep after the outbox grace) during it.
+const CATCH_UP_MARGIN: Duration = Duration::from_secs(60);
 
 /// Cancelled jobs and steps in flight. Cheap to clone.
 #[derive(Clone)]
@@ -128,9 +132,14 @@ pub async fn subscribe(
         // The binding is kept and applied once the subscription attaches.
         warn!(%error, "cancel signals not bound yet");
     }
-    match crate::store::jobs::recently_cancelled(pool, cancels.keep.as_secs_f64(), STARTUP_READ)
-        .await
-    {
+    catch_up(pool, cancels, cancels.keep).await;
+    subscription
+}
+
+/// Applies the cancels committed within the last `window`.
+async fn catch_up(pool: &PgPool, cancels: &Cancels, window: Duration) {
+    let window = window.min(cancels.keep).as_secs_f64();
+    match crate::store::jobs::recently_cancelled(pool, window, CATCH_UP_READ).await {
         Ok(ids) => {
             debug!(jobs = ids.len(), "recent cancels read");
             for id in ids {
@@ -139,14 +148,25 @@ pub async fn subscribe(
         }
         Err(error) => warn!(%error, "cannot read recent cancels; relying on signals"),
     }
-    subscription
 }
 
-/// Applies cancel signals until `shutdown` or the end of the subscription.
-pub async fn listen(mut subscription: Subscription, cancels: Cancels, shutdown: CancellationToken) {
+/// Applies cancel signals until `shutdown` or the end of the subscription, and the cancels of
+/// each gap in it.
+pub async fn listen(
+    mut subscription: Subscription,
+    cancels: Cancels,
+    pool: PgPool,
+    shutdown: CancellationToken,
+) {
+    let mut reattached = subscription.reattachments();
     loop {
         let incoming = tokio::select! {
             _ = shutdown.cancelled() => return,
+            Ok(()) = reattached.changed() => {
+                let gap = reattached.borrow_and_update().detached_for;
+                catch_up(&pool, &cancels, gap + CATCH_UP_MARGIN).await;
+                continue;
+            }
             incoming = subscription.recv() => match incoming {
                 Some(incoming) => incoming,
                 None => return,

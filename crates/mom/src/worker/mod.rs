@@ -84,7 +84,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         math.run(shutdown.clone()),
         relay.run(shutdown.clone()),
         fail_stalled_jobs(committer, config.job_stall_after(), shutdown.clone()),
-        cancels::listen(signals, cancels, shutdown.clone()),
+        cancels::listen(signals, cancels, pool.clone(), shutdown.clone()),
     );
     bus.close().await;
     info!("worker stopped");
