@@ -2,6 +2,7 @@
 //! the seed's slow third-party service did, and `GET /` with help. Every error is a JSON body in
 //! the seed's `{statusCode, error, message}` shape.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::rejection::PathRejection;
@@ -80,6 +81,52 @@ async fn answer(
     respond(&config, &method, &numbers).await
 }
 
+static ANSWERED: AtomicU64 = AtomicU64::new(0);
+static ABANDONED: AtomicU64 = AtomicU64::new(0);
+
+/// Computable calls of this process since it started, by how they ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    pub answered: u64,
+    /// The client went away before the answer (a worker aborting a cancelled job's step, or
+    /// giving up at its timeout): the server dropped the call mid-wait.
+    pub abandoned: u64,
+}
+
+pub fn call_counts() -> CallCounts {
+    CallCounts {
+        answered: ANSWERED.load(Ordering::Relaxed),
+        abandoned: ABANDONED.load(Ordering::Relaxed),
+    }
+}
+
+/// Counts a call as abandoned when its future is dropped before [`Call::answered`].
+struct Call<'a> {
+    method: &'a str,
+    started: std::time::Instant,
+    answered: bool,
+}
+
+impl Call<'_> {
+    fn answered(mut self) {
+        self.answered = true;
+        ANSWERED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Call<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            ABANDONED.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                method = self.method,
+                after_ms = self.started.elapsed().as_millis() as u64,
+                "call abandoned: the client went away before the answer"
+            );
+        }
+    }
+}
+
 /// Refuses bad input at once; only a computable step waits for the delay.
 async fn respond(
     config: &MathConfig,
@@ -87,6 +134,11 @@ async fn respond(
     numbers: &str,
 ) -> Result<Json<Value>, HttpError> {
     let step = MathStep::parse(method, numbers)?;
+    let call = Call {
+        method,
+        started: std::time::Instant::now(),
+        answered: false,
+    };
     let delay = random_delay(config.max_delay);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -102,6 +154,7 @@ async fn respond(
         _ => evaluate(&step)?,
     };
     tracing::debug!(method, ?delay, "answered");
+    call.answered();
     Ok(Json(result))
 }
 

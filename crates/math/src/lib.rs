@@ -24,7 +24,7 @@ pub mod step;
 pub mod wire;
 
 pub use error::MathError;
-pub use http::{router, MathConfig};
+pub use http::{call_counts, router, CallCounts, MathConfig};
 pub use method::MathMethod;
 pub use numbers::{Numbers, MAX_NUMBERS, MAX_NUMBERS_LEN};
 pub use primes::{distinct_prime_factors, is_prime};

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Method, Request, StatusCode};
-use mom_math::{router, MathConfig, MAX_NUMBERS_LEN};
+use mom_math::{call_counts, router, MathConfig, MAX_NUMBERS_LEN};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -297,4 +297,30 @@ async fn a_real_server_answers_after_a_bounded_random_delay() {
         .ends_with(r#"{"statusCode":400,"error":"Bad Request","message":"division by zero"}"#));
 
     server.abort();
+}
+
+#[tokio::test]
+async fn a_call_whose_client_goes_away_is_counted_abandoned_not_answered() {
+    // A delay no test waits for: the call is still waiting when the client drops it.
+    let app = router(MathConfig {
+        max_delay: Duration::from_secs(365 * 24 * 3600),
+    });
+    let before = call_counts();
+    let request = Request::builder()
+        .uri("/add/1,2")
+        .body(Body::empty())
+        .unwrap();
+    let dropped = tokio::time::timeout(Duration::from_millis(50), app.oneshot(request)).await;
+    assert!(dropped.is_err(), "the call answered within 50 ms");
+    // Other tests of this binary count too: this one added at least its own abandoned call.
+    assert!(call_counts().abandoned > before.abandoned);
+    let answered = request_answered().await;
+    assert!(answered.answered > before.answered);
+}
+
+/// A call answered at once; returns the counts after it.
+async fn request_answered() -> mom_math::CallCounts {
+    let reply = request(Method::GET, "/add/1,2").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    call_counts()
 }

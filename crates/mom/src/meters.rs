@@ -46,7 +46,15 @@ pub async fn upkeep(shutdown: CancellationToken) {
 /// The bus consumers of this process, as their own counters say, then the text exposition.
 pub fn render() -> String {
     record_bus_consumers();
+    record_math_calls();
     install().render()
+}
+
+/// The math service's own counts, copied like the bus's (`mom up` serves it in-process).
+fn record_math_calls() {
+    let calls = mom_math::call_counts();
+    metrics::counter!("mom_math_calls_total", "outcome" => "answered").absolute(calls.answered);
+    metrics::counter!("mom_math_calls_total", "outcome" => "abandoned").absolute(calls.abandoned);
 }
 
 /// Copies each consumer's counters (kept by `mom-bus` for health) into the registry at scrape

@@ -139,18 +139,24 @@ impl Handler for MathHandler {
         let id = format!("{}-{}", task.job_id, task.step);
         if self.ended_meanwhile(&task, &context).await? {
             info!("the job has ended; step dropped");
+            metrics::counter!("mom_math_steps_dropped_total", "when" => "before_call").increment(1);
             return Ok(());
         }
         let Some(in_flight) = self.cancels.start(task.job_id) else {
             info!("the job is cancelled; step dropped");
+            metrics::counter!("mom_math_steps_dropped_total", "when" => "before_call").increment(1);
             return Ok(());
         };
         // Dropping the call's future resets its HTTP/2 stream: the math service sees the
-        // request go away instead of answering someone who no longer listens.
+        // request go away instead of answering someone who no longer listens. Pinned out here,
+        // so it is dropped after the abort is counted.
+        let call = self.ask(&task);
+        tokio::pin!(call);
         let answer = tokio::select! {
-            answer = self.ask(&task) => answer,
+            answer = &mut call => answer,
             _ = in_flight.cancelled() => {
                 info!("the job was cancelled; math call aborted");
+                metrics::counter!("mom_math_steps_dropped_total", "when" => "in_flight").increment(1);
                 return Ok(());
             }
         };

@@ -37,6 +37,13 @@ async fn a_cancel_aborts_the_math_call_in_flight_and_no_later_step_runs() {
     math.wait_aborted(1).await;
     assert_eq!(math.answered(), 0);
     assert_eq!(app.get_job(&token, id).await["status"], "cancelled");
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.lines().any(|line| line
+            .strip_prefix("mom_math_steps_dropped_total{when=\"in_flight\"} ")
+            .is_some_and(|n| n.parse::<f64>().unwrap() >= 1.0)),
+        "the abort is counted"
+    );
 
     // With the gate open, a later job goes all the way through; by then a step of the
     // cancelled job that was still coming would have called too.
