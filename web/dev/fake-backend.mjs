@@ -258,6 +258,7 @@ function touch(job) {
 function runJob(job) {
   publish('mom.math');
   const step = () => {
+    if (job.status === 'cancelled') return;
     const i = job.stepsDone;
     const d = job.details[i];
     deliver('mom.math');
@@ -265,6 +266,8 @@ function runJob(job) {
     touch(job);
     setTimeout(() => {
       ack('mom.math');
+      // Cancelled while the step waited: nothing more happens to the job.
+      if (job.status === 'cancelled') return;
       publish('mom.db');
       deliver('mom.db');
       ack('mom.db');
@@ -370,6 +373,21 @@ async function api(req, res) {
   }
 
   const auth = authUser(req);
+  const cancel = /^\/job\/(\d+)\/cancel$/.exec(path);
+  if (cancel && req.method === 'POST') {
+    if (!auth.user) return send(res, 401, unauthorized(auth.message));
+    const job = jobs.get(Number(cancel[1]));
+    if (!job || job.ownerId !== auth.user.id) return send(res, 404, { statusCode: 404, error: 'Not Found', message: 'job not found' });
+    if (job.status !== 'queued' && job.status !== 'running') {
+      return send(res, 409, { statusCode: 409, error: 'Conflict', message: `job ${job.id} has already ended: it is ${job.status}`, status: job.status });
+    }
+    job.status = 'cancelled';
+    job.error = 'cancelled by its owner';
+    job.finishedAt = now();
+    touch(job);
+    emitToOwner(job, 'job:cancelled', plain(job));
+    return send(res, 200, plain(job));
+  }
   const needsAuth = ['GET /renew-token', 'GET /logout', 'GET /auth-test', 'POST /job', 'GET /job/my', 'GET /system/queues', 'GET /user'];
   if (!needsAuth.includes(route)) return send(res, 404, { statusCode: 404, error: 'Not Found', message: `Cannot ${req.method} ${path}` });
   if (!auth.user) return send(res, 401, unauthorized(auth.message));

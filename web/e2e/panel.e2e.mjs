@@ -227,12 +227,49 @@ test('panel: register, log in, order a job, watch it live, system page, sign out
     await shot(page, '09-toast');
   });
 
+  await step(t, 'a user cancels a running job', async () => {
+    // Twenty steps, each waiting on the math service's delay: running for seconds, long past
+    // the click that cancels it.
+    await page.getByTestId('nav-jobs').click();
+    await page.waitForURL(/\/jobs$/);
+    const ordered = await page.evaluate(async () => {
+      const { apiUrl } = await (await fetch('/config.json')).json();
+      const { login } = JSON.parse(localStorage.getItem('mom.session'));
+      const details = Array.from({ length: 20 }, (_, i) => ({ method: 'add', numbers: `${i},1` }));
+      const response = await fetch(`${apiUrl}/job`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: login.accessToken },
+        body: JSON.stringify({ type: 'math', details }),
+      });
+      return { status: response.status, id: (await response.json()).id };
+    });
+    assert.equal(ordered.status, 201);
+    const id = String(ordered.id);
+    assert.equal(await jobStatus(page, id, ['running', 'done'], JOB_WAIT), 'running');
+    const card = page.locator(`[data-testid="job-card"][data-job-id="${id}"]`);
+    await card.getByRole('button', { name: `Cancel job #${id}` }).click();
+    assert.equal(await jobStatus(page, id, ['cancelled', 'done'], WAIT), 'cancelled');
+    assert.equal(await card.getByTestId('job-status').textContent(), 'Cancelled');
+    assert.match(await card.getByTestId('job-cancelled').textContent(), /cancelled by its owner/);
+    assert.equal(await card.getByTestId('job-cancel').count(), 0, 'no Cancel on a cancelled job');
+    await shot(page, '10-job-cancelled');
+    // The server agrees, and the job stopped short of its last step.
+    const stored = await page.evaluate(async (jobId) => {
+      const { apiUrl } = await (await fetch('/config.json')).json();
+      const { login } = JSON.parse(localStorage.getItem('mom.session'));
+      const response = await fetch(`${apiUrl}/job/my`, { headers: { Authorization: login.accessToken } });
+      return (await response.json()).find((j) => j.id === jobId);
+    }, ordered.id);
+    assert.equal(stored.status, 'cancelled');
+    assert.ok(stored.stepsDone < 20, `stopped after ${stored.stepsDone} of 20 steps`);
+  });
+
   await step(t, 'sign out', async () => {
     await page.getByTestId('sign-out').click();
     await page.waitForURL(/\/login$/);
     await page.getByTestId('flash').waitFor();
     assert.equal(await page.evaluate(() => localStorage.getItem('mom.session')), null);
-    await shot(page, '10-signed-out');
+    await shot(page, '11-signed-out');
   });
 
   await context.close();

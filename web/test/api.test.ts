@@ -52,6 +52,27 @@ describe('keyed writes', () => {
   });
 });
 
+describe('cancelJob', () => {
+  it('posts to the job cancel route with its key, retrying while unavailable', async () => {
+    const { api, keys, fetchImpl } = scripted([{ status: 503 }, { status: 200, body: { id: 9, status: 'cancelled' } }]);
+    expect(await api.cancelJob(9, 'cancel-9')).toEqual({ id: 9, status: 'cancelled' });
+    expect(keys).toEqual(['cancel-9', 'cancel-9']);
+    const [url, init] = fetchImpl.mock.calls[0];
+    expect(String(url)).toBe('http://api/job/9/cancel');
+    expect(init?.method).toBe('POST');
+  });
+
+  it('reads the status a 409 names, and nothing from other errors', async () => {
+    const body = { statusCode: 409, error: 'Conflict', message: 'job 9 has already ended: it is cancelled', status: 'cancelled' };
+    const { api } = scripted([{ status: 409, body }, { status: 404, body: { statusCode: 404, message: 'job not found' } }]);
+    const ended = (await api.cancelJob(9).catch((e: unknown) => e)) as ApiError;
+    expect(ended.endedStatus).toBe('cancelled');
+    const unknown = (await api.cancelJob(9).catch((e: unknown) => e)) as ApiError;
+    expect(unknown.status).toBe(404);
+    expect(unknown.endedStatus).toBeUndefined();
+  });
+});
+
 describe('SubmitKey', () => {
   it('keeps one key for resubmitting the same body and takes a new one for a new body or after success', () => {
     const k = new SubmitKey();

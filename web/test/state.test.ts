@@ -50,9 +50,10 @@ const done = (id: number): Job => job(id, { status: 'done', done: true, stepsDon
 
 function jobsStore(pages: (q: { before?: number }) => JobPage, over: { path?: string; userId?: () => number | null } = {}) {
   const myJobsPage = vi.fn(async (q: { before?: number }) => pages(q));
+  const cancelJob = vi.fn(async (id: number, _key?: string): Promise<Job> => job(id, { status: 'cancelled', error: 'cancelled by its owner', finishedAt: '2026-01-01T00:00:09.000Z' }));
   const notify = vi.fn();
-  const store = new JobsStore({ myJobsPage }, { userId: over.userId ?? (() => 7), path: () => over.path ?? '/new', notify });
-  return { store, myJobsPage, notify };
+  const store = new JobsStore({ myJobsPage, cancelJob }, { userId: over.userId ?? (() => 7), path: () => over.path ?? '/new', notify });
+  return { store, myJobsPage, cancelJob, notify };
 }
 
 afterEach(() => {
@@ -82,6 +83,43 @@ describe('JobsStore', () => {
     store.applyEvent('failed', job(1, { status: 'failed', error: 'math service timed out' }));
     expect(notify.mock.calls[1][0]).toMatchObject({ kind: 'error', title: 'Job #1 failed', body: 'math service timed out' });
     expect(JSON.parse(localStorage.getItem('mom.seenJobs.7')!)).toEqual([2, 1]);
+  });
+
+  it('cancels a job: the answer moves it to cancelled, and its own event raises no toast', async () => {
+    const { store, cancelJob, notify } = jobsStore(() => ({ jobs: [job(2), job(1)], hasMore: false }));
+    await store.refresh();
+    const cancelling = store.cancel(2);
+    expect(store.get().cancelling).toEqual(new Set([2]));
+    await cancelling;
+    expect(cancelJob).toHaveBeenCalledWith(2, expect.any(String));
+    expect(store.get().jobs[0]).toMatchObject({ id: 2, status: 'cancelled', error: 'cancelled by its owner' });
+    expect(store.get().cancelling.size).toBe(0);
+    store.applyEvent('cancelled', job(2, { status: 'cancelled' }));
+    expect(notify).not.toHaveBeenCalled();
+
+    // Cancelled elsewhere (another tab, an admin) while the user is on another page: a toast.
+    store.applyEvent('cancelled', job(1, { status: 'running', error: 'cancelled by an admin' }));
+    expect(store.get().jobs[1]).toMatchObject({ id: 1, status: 'cancelled', done: false });
+    expect(notify.mock.calls[0][0]).toMatchObject({ kind: 'info', title: 'Job #1 was cancelled', body: 'cancelled by an admin' });
+    // A late progress event does not bring it back.
+    store.applyEvent('progress', job(1));
+    expect(store.get().jobs[1].status).toBe('cancelled');
+  });
+
+  it('a cancel that finds the job ended says how, and a failed one is retried with the same key', async () => {
+    const { store, cancelJob, myJobsPage } = jobsStore(() => ({ jobs: [job(3)], hasMore: false }));
+    await store.refresh();
+    cancelJob.mockRejectedValueOnce(new ApiError('network', 0, null, 'The server cannot be reached.'));
+    await store.cancel(3);
+    expect(store.get().cancelErrors.get(3)).toBe('Not cancelled: The server cannot be reached.');
+    expect(store.get().jobs[0].status).toBe('running');
+    const conflict = { statusCode: 409, error: 'Conflict', message: 'job 3 has already ended: it is done', status: 'done' };
+    cancelJob.mockRejectedValueOnce(new ApiError('http', 409, conflict, conflict.message));
+    myJobsPage.mockResolvedValueOnce({ jobs: [done(3)], hasMore: false });
+    await store.cancel(3);
+    expect(cancelJob.mock.calls[1][1]).toBe(cancelJob.mock.calls[0][1]);
+    expect(store.get().cancelErrors.get(3)).toBe('It had already ended: done.');
+    await vi.waitFor(() => expect(store.get().jobs[0].status).toBe('done'));
   });
 
   it('raises no toast and no "New" mark for a job finishing on the jobs page itself', async () => {

@@ -1,13 +1,14 @@
-import { expression, formatNumber, isFactorsResult, isNumberResult, splitNumbers, statusLabel } from '../lib/jobs';
+import { expression, formatNumber, isCancellable, isFactorsResult, isNumberResult, splitNumbers, statusLabel } from '../lib/jobs';
 import type { Job, JobStep } from '../lib/types';
 import { METHOD_LABELS, isMethod } from '../lib/validation';
 import { duration, fullTime, relativeTime } from './time';
 
-type StepState = 'done' | 'active' | 'waiting' | 'failed';
+type StepState = 'done' | 'active' | 'waiting' | 'failed' | 'cancelled';
 
 function stepState(job: Job, step: JobStep, index: number): StepState {
   if (step.result !== undefined && step.result !== null) return 'done';
   if (job.status === 'failed') return index === job.stepsDone ? 'failed' : 'waiting';
+  if (job.status === 'cancelled') return index === job.stepsDone ? 'cancelled' : 'waiting';
   if (job.status === 'running' && index === job.stepsDone) return 'active';
   return 'waiting';
 }
@@ -38,13 +39,21 @@ function StepRow({ job, step, index }: { job: Job; step: JobStep; index: number 
   return (
     <li className={`job-step step-${state}`} data-testid="job-step" data-step-state={state}>
       <span className="step-marker" aria-hidden="true">
-        {state === 'done' ? '✓' : state === 'failed' ? '!' : index + 1}
+        {state === 'done' ? '✓' : state === 'failed' ? '!' : state === 'cancelled' ? '×' : index + 1}
       </span>
       <div className="step-body">
         <div className="step-head">
           <span className="step-method">{label}</span>
           <span className="visually-hidden">
-            {state === 'done' ? ' (done)' : state === 'active' ? ' (computing)' : state === 'failed' ? ' (failed)' : ' (waiting)'}
+            {state === 'done'
+              ? ' (done)'
+              : state === 'active'
+                ? ' (computing)'
+                : state === 'failed'
+                  ? ' (failed)'
+                  : state === 'cancelled'
+                    ? ' (cancelled)'
+                    : ' (waiting)'}
           </span>
         </div>
         <div className="step-expr">
@@ -65,7 +74,16 @@ function StepRow({ job, step, index }: { job: Job; step: JobStep; index: number 
   );
 }
 
-export function JobCard({ job, isNew, now }: { job: Job; isNew: boolean; now: number }) {
+/** Cancelling from the card: shown on queued and running jobs when `onCancel` is given. */
+export interface CancelControl {
+  onCancel(): void;
+  /** The request is on its way. */
+  pending: boolean;
+  /** Why the last try did not cancel the job. */
+  error?: string;
+}
+
+export function JobCard({ job, isNew, now, cancel }: { job: Job; isNew: boolean; now: number; cancel?: CancelControl }) {
   const headingId = `job-${job.id}-title`;
   const total = Math.max(job.stepsTotal, 1);
   const pct = Math.round((Math.min(job.stepsDone, total) / total) * 100);
@@ -122,6 +140,32 @@ export function JobCard({ job, isNew, now }: { job: Job; isNew: boolean; now: nu
         <p className="job-error" data-testid="job-error">
           <strong>Failed:</strong> {job.error || 'the job could not be completed.'}
         </p>
+      )}
+      {job.status === 'cancelled' && (
+        <p className="job-cancelled" data-testid="job-cancelled">
+          <strong>Cancelled:</strong> {job.error || 'no further step runs.'}
+        </p>
+      )}
+      {cancel && (isCancellable(job) || cancel.error) && (
+        <div className="job-actions">
+          {isCancellable(job) && (
+            <button
+              type="button"
+              className="btn btn-secondary btn-small"
+              onClick={cancel.onCancel}
+              disabled={cancel.pending}
+              aria-label={`Cancel job #${job.id}`}
+              data-testid="job-cancel"
+            >
+              {cancel.pending ? 'Cancelling…' : 'Cancel'}
+            </button>
+          )}
+          {cancel.error && (
+            <span className="job-cancel-error" role="alert" data-testid="job-cancel-error">
+              {cancel.error}
+            </span>
+          )}
+        </div>
       )}
     </article>
   );

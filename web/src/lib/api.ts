@@ -21,6 +21,12 @@ export class ApiError extends Error {
     return this.kind !== 'http' || this.status === 502 || this.status === 503 || this.status === 504;
   }
 
+  /** The job's status named by a 409 from `POST /job/{id}/cancel` (it had ended). */
+  get endedStatus(): JobStatus | undefined {
+    const b = this.body as { status?: unknown } | null;
+    return this.status === 409 && b && typeof b.status === 'string' ? (b.status as JobStatus) : undefined;
+  }
+
   /** The `message` field of a Nest-style error body, when it is a plain string. */
   get serverMessage(): string | undefined {
     const b = this.body as { message?: unknown } | null;
@@ -215,6 +221,14 @@ export class Api {
 
   createJob(details: { method: string; numbers: string }[], key = newIdempotencyKey()) {
     return this.write<Job>('/job', key, { auth: true, body: { type: 'math', details } });
+  }
+
+  /**
+   * Cancels a queued or running job; answers the cancelled job. A job that has ended is a 409
+   * whose body's `status` says how ({@link endedStatus}). Retried with `key` while unavailable.
+   */
+  cancelJob(id: number, key = newIdempotencyKey()) {
+    return this.write<Job>(`/job/${id}/cancel`, key, { auth: true });
   }
 
   myJobs(signal?: AbortSignal) {

@@ -1,9 +1,14 @@
 import type { ExactInteger, Job, JobStatus, JobStep, StepResult } from './types';
 
-const STATUS_RANK: Record<JobStatus, number> = { queued: 0, running: 1, done: 2, failed: 2 };
+const STATUS_RANK: Record<JobStatus, number> = { queued: 0, running: 1, done: 2, failed: 2, cancelled: 2 };
 
 export function isFinished(job: Pick<Job, 'status'>): boolean {
-  return job.status === 'done' || job.status === 'failed';
+  return job.status === 'done' || job.status === 'failed' || job.status === 'cancelled';
+}
+
+/** Whether `POST /job/{id}/cancel` can still stop the job. */
+export function isCancellable(job: Pick<Job, 'status'>): boolean {
+  return job.status === 'queued' || job.status === 'running';
 }
 
 /**
@@ -168,6 +173,8 @@ export function statusLabel(status: Job['status']): string {
       return 'Done';
     case 'failed':
       return 'Failed';
+    case 'cancelled':
+      return 'Cancelled';
     default:
       return String(status);
   }

@@ -11,6 +11,7 @@ export const JOB_EVENTS = {
   'job:progress': 'progress',
   'job:done': 'done',
   'job:failed': 'failed',
+  'job:cancelled': 'cancelled',
 } as const;
 export type JobEventKind = (typeof JOB_EVENTS)[keyof typeof JOB_EVENTS];
 

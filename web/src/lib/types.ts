@@ -16,7 +16,7 @@ export interface LoginObject extends SafeUser {
   role?: 'user' | 'admin';
 }
 
-export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 /** One page of `GET /job/my`: the jobs, and whether the `Link` header offered more. */
 export interface JobPage {

@@ -9,14 +9,14 @@ import { useJobsOfStatus } from '../state/jobFilter';
 import { usePanel } from '../state/PanelState';
 import { useStore } from '../state/store';
 
-const STATUSES: JobStatus[] = ['queued', 'running', 'done', 'failed'];
+const STATUSES: JobStatus[] = ['queued', 'running', 'done', 'failed', 'cancelled'];
 
 export function JobsPage() {
   const { api, jobs: store } = usePanel();
   const all = useStore(store);
   const [status, setStatus] = useState<JobStatus | null>(null);
   const filtered = useJobsOfStatus(api, status, all.jobs);
-  const { newIds } = all;
+  const { newIds, cancelling, cancelErrors } = all;
   const jobs = filtered ? filtered.jobs : all.jobs;
   const loaded = filtered ? filtered.loaded : all.loaded;
   const error = filtered ? filtered.error : all.error;
@@ -55,6 +55,11 @@ export function JobsPage() {
           <li className={count('failed') ? 'summary-bad' : ''}>
             <span className="summary-n">{count('failed')}</span> failed
           </li>
+          {count('cancelled') > 0 && (
+            <li>
+              <span className="summary-n">{count('cancelled')}</span> cancelled
+            </li>
+          )}
           {fresh > 0 && (
             <li className="summary-new" data-testid="new-summary">
               <span className="summary-n">{fresh}</span> new since you were away
@@ -91,7 +96,13 @@ export function JobsPage() {
       )}
       <div className="job-list" data-testid="job-list">
         {jobs.map((j) => (
-          <JobCard key={j.id} job={j} isNew={newIds.has(j.id)} now={now} />
+          <JobCard
+            key={j.id}
+            job={j}
+            isNew={newIds.has(j.id)}
+            now={now}
+            cancel={{ onCancel: () => void store.cancel(j.id), pending: cancelling.has(j.id), error: cancelErrors.get(j.id) }}
+          />
         ))}
       </div>
       {loaded && hasMore && (

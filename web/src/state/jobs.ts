@@ -1,5 +1,5 @@
-import { ApiError, type Api } from '../lib/api';
-import { isFinished, markSeen, mergeJobs, normalizeJob, reconcileJobs, unseenFinished } from '../lib/jobs';
+import { ApiError, newIdempotencyKey, type Api } from '../lib/api';
+import { isFinished, markSeen, mergeJobs, normalizeJob, reconcileJobs, statusLabel, unseenFinished } from '../lib/jobs';
 import type { JobEventKind } from '../lib/live';
 import type { Job } from '../lib/types';
 import { Store } from './store';
@@ -18,10 +18,14 @@ export interface JobsState {
   loadingMore: boolean;
   /** Finished jobs the user has not looked at yet ("New"). */
   newIds: Set<number>;
+  /** Jobs whose cancel request is on its way. */
+  cancelling: Set<number>;
+  /** Why the last cancel of a job did not happen, by job id. */
+  cancelErrors: Map<number, string>;
 }
 
 function empty(): JobsState {
-  return { jobs: [], loaded: false, error: null, hasMore: false, loadingMore: false, newIds: new Set() };
+  return { jobs: [], loaded: false, error: null, hasMore: false, loadingMore: false, newIds: new Set(), cancelling: new Set(), cancelErrors: new Map() };
 }
 
 type ToastContent = Omit<Toast, 'id' | 'link'>;
@@ -31,6 +35,7 @@ const EVENT_PATCH: Record<JobEventKind, Partial<Job>> = {
   progress: {},
   done: { status: 'done', done: true },
   failed: { status: 'failed', done: false },
+  cancelled: { status: 'cancelled', done: false },
 };
 
 /** The toast for a job that reached this state while the user was on another page (null: none). */
@@ -38,6 +43,7 @@ const EVENT_TOAST: Record<JobEventKind, ((job: Job) => ToastContent) | null> = {
   progress: null,
   done: (job) => ({ kind: 'success', title: `Job #${job.id} is done`, body: `${job.stepsTotal} ${job.stepsTotal === 1 ? 'step' : 'steps'} finished.` }),
   failed: (job) => ({ kind: 'error', title: `Job #${job.id} failed`, body: job.error ?? undefined }),
+  cancelled: (job) => ({ kind: 'info', title: `Job #${job.id} was cancelled`, body: job.error ?? undefined }),
 };
 
 export interface JobsDeps {
@@ -56,9 +62,11 @@ export class JobsStore extends Store<JobsState> {
   private notified = new Set<number>();
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
+  /** One Idempotency-Key per job: clicking Cancel again after a failure retries the same cancel. */
+  private cancelKeys = new Map<number, string>();
 
   constructor(
-    private readonly api: Pick<Api, 'myJobsPage'>,
+    private readonly api: Pick<Api, 'myJobsPage' | 'cancelJob'>,
     private readonly deps: JobsDeps,
   ) {
     super(empty());
@@ -148,6 +156,45 @@ export class JobsStore extends Store<JobsState> {
     this.deps.notify({ ...toast(job), link: { to: '/jobs', label: 'View' } });
   };
 
+  /**
+   * Cancels a queued or running job. The answer (or the `job:cancelled` event, whichever comes
+   * first) moves it to cancelled; a job that ended meanwhile gets a note saying how, and the
+   * list is fetched again to show it.
+   */
+  readonly cancel = async (id: number): Promise<void> => {
+    const uid = this.deps.userId();
+    if (uid === null || this.get().cancelling.has(id)) return;
+    const key = this.cancelKeys.get(id) ?? newIdempotencyKey();
+    this.cancelKeys.set(id, key);
+    // The user asked for it: no toast when its event comes.
+    this.notified.add(id);
+    this.update((s) => ({ cancelling: new Set(s.cancelling).add(id), cancelErrors: without(s.cancelErrors, id) }));
+    try {
+      const job = normalizeJob(await this.api.cancelJob(id, key));
+      if (this.deps.userId() !== uid) return;
+      markSeen(uid, [id]);
+      this.update((s) => ({ jobs: mergeJobs(s.jobs, [job]) }));
+    } catch (e) {
+      if (this.deps.userId() !== uid) return;
+      if (e instanceof ApiError && e.status === 401) return;
+      const ended = e instanceof ApiError ? e.endedStatus : undefined;
+      if (ended) {
+        this.cancelKeys.delete(id);
+        void this.refresh();
+      } else {
+        this.notified.delete(id);
+      }
+      const message = ended ? `It had already ended: ${statusLabel(ended).toLowerCase()}.` : `Not cancelled: ${e instanceof Error ? e.message : 'unknown error'}`;
+      this.update((s) => ({ cancelErrors: new Map(s.cancelErrors).set(id, message) }));
+    } finally {
+      this.update((s) => {
+        const cancelling = new Set(s.cancelling);
+        cancelling.delete(id);
+        return { cancelling };
+      });
+    }
+  };
+
   /** A job this browser just ordered (the 201 answer), shown before any refresh. */
   readonly add = (raw: Job): Job => {
     const job = normalizeJob(raw);
@@ -163,6 +210,14 @@ export class JobsStore extends Store<JobsState> {
   reset(): void {
     this.extended = false;
     this.notified = new Set();
+    this.cancelKeys = new Map();
     this.update(empty());
   }
+}
+
+function without<K, V>(map: Map<K, V>, key: K): Map<K, V> {
+  if (!map.has(key)) return map;
+  const copy = new Map(map);
+  copy.delete(key);
+  return copy;
 }
