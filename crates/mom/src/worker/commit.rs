@@ -7,16 +7,19 @@
 //! answers each handler — which acks its delivery after that, so an ack always follows a
 //! durable commit. There is no waiting for a batch to fill: a batch is whatever arrived while
 //! the previous one committed, so a lone write commits at once. If a batch fails, each write is
-//! retried in a transaction of its own, so one bad write fails alone.
+//! retried in a transaction of its own, so one bad write fails alone. A write whose RPC caller
+//! has stopped waiting by the time a batch takes it is not applied: nobody waits for it, and a
+//! caller that got its 504 retries with the same key if it still wants it.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use mom_bus::DEFERRED_PRIORITY;
 use mom_math::MathStep;
 use serde_json::{json, Value};
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot, Mutex};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::Relay;
 use crate::domain::JobView;
@@ -72,6 +75,8 @@ pub enum Written {
     /// What a `Cancel` found.
     Cancel(Box<Cancel>),
     Done,
+    /// Not applied: the caller's deadline had passed when a batch took it.
+    Dropped,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +90,8 @@ pub enum WriteError {
 struct Pending {
     write: JobWrite,
     traceparent: Option<String>,
+    /// When the RPC caller stops waiting, if one waits at all.
+    deadline: Option<SystemTime>,
     done: oneshot::Sender<Result<Written, WriteError>>,
 }
 
@@ -116,11 +123,23 @@ impl Committer {
         write: JobWrite,
         traceparent: Option<String>,
     ) -> Result<Written, WriteError> {
+        self.write_until(write, traceparent, None).await
+    }
+
+    /// [`Committer::write`] for a caller who stops waiting at `deadline`: a batch that takes
+    /// the write after it answers [`Written::Dropped`] and writes nothing.
+    pub async fn write_until(
+        &self,
+        write: JobWrite,
+        traceparent: Option<String>,
+        deadline: Option<SystemTime>,
+    ) -> Result<Written, WriteError> {
         let (done, written) = oneshot::channel();
         self.queue
             .send(Pending {
                 write,
                 traceparent,
+                deadline,
                 done,
             })
             .map_err(|_| WriteError::Stopped)?;
@@ -154,7 +173,17 @@ impl Batcher {
                 }
                 batch
             };
-            self.commit(batch).await;
+            let now = SystemTime::now();
+            let (batch, gone): (Vec<_>, Vec<_>) = batch
+                .into_iter()
+                .partition(|p| p.deadline.is_none_or(|at| at > now));
+            for pending in gone {
+                debug!("the caller stopped waiting; write dropped");
+                let _ = pending.done.send(Ok(Written::Dropped));
+            }
+            if !batch.is_empty() {
+                self.commit(batch).await;
+            }
         }
     }
 

@@ -23,7 +23,7 @@ impl DbHandler {
 
     async fn write(&self, write: JobWrite, context: &Context) -> Result<Written, HandlerError> {
         self.committer
-            .write(write, context.traceparent.clone())
+            .write_until(write, context.traceparent.clone(), context.deadline)
             .await
             .map_err(retry)
     }
@@ -77,9 +77,11 @@ impl Handler for DbHandler {
                 };
                 match self
                     .committer
-                    .write(write, context.traceparent.clone())
+                    .write_until(write, context.traceparent.clone(), context.deadline)
                     .await
                 {
+                    // The API answered 504 already; a retry with its key writes it then.
+                    Ok(Written::Dropped) => Ok(DbReply::Done),
                     Ok(Written::Job(job)) => {
                         tracing::debug!(job_id = job.id, owner_id, "job stored");
                         Ok(DbReply::Job { job: *job })
@@ -133,6 +135,7 @@ impl Handler for DbHandler {
                     by,
                 };
                 match self.write(write, &context).await? {
+                    Written::Dropped => Ok(DbReply::Done),
                     Written::Cancel(found) => Ok(match *found {
                         Cancel::Cancelled { job, .. } => DbReply::Cancelled { job: job.view },
                         Cancel::AlreadyEnded(job) => DbReply::AlreadyEnded { job: job.view },

@@ -505,3 +505,39 @@ async fn the_math_handler_aborts_a_cancelled_call_and_drops_late_steps_without_c
     assert_eq!((math.held(), math.answered(), math.aborted()), (2, 1, 1));
     pipeline.stop().await;
 }
+
+#[tokio::test]
+async fn a_write_whose_caller_stopped_waiting_is_not_applied() {
+    let pipeline = Pipeline::start().await;
+    let owner = pipeline.user().await;
+    let create = |request_id: &str| JobWrite::Create {
+        request_id: request_id.into(),
+        owner_id: owner,
+        steps: vec![mom_math::MathStep::parse("add", "1,2").unwrap()],
+    };
+    let past = std::time::SystemTime::now() - Duration::from_millis(1);
+    let dropped = pipeline
+        .committer
+        .write_until(create("late"), None, Some(past))
+        .await
+        .unwrap();
+    assert!(matches!(dropped, Written::Dropped), "{dropped:?}");
+    let future = std::time::SystemTime::now() + Duration::from_secs(30);
+    let stored = pipeline
+        .committer
+        .write_until(create("in-time"), None, Some(future))
+        .await
+        .unwrap();
+    assert!(matches!(stored, Written::Job(_)), "{stored:?}");
+    let requests: Vec<String> = sqlx::query_scalar("SELECT request_id FROM jobs")
+        .fetch_all(&pipeline.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        requests,
+        ["in-time"],
+        "nothing written for the caller who left"
+    );
+    assert_eq!(pipeline.math_tasks().await.len(), 1);
+    pipeline.stop().await;
+}
