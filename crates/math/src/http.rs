@@ -23,6 +23,9 @@ use crate::{evaluate, MathError, MathMethod, MathStep, MAX_NUMBERS, MAX_NUMBERS_
 pub struct MathConfig {
     /// Each answer waits a delay drawn uniformly from `0..=max_delay`; zero answers at once.
     pub max_delay: Duration,
+    /// Fault injection, for tests of the callers: this percentage of computable calls (0 to
+    /// 100, drawn at random per call) is answered 503 instead. 0, the default, never fails.
+    pub fail_percent: u8,
 }
 
 impl Default for MathConfig {
@@ -30,6 +33,7 @@ impl Default for MathConfig {
     fn default() -> Self {
         MathConfig {
             max_delay: Duration::from_secs(10),
+            fail_percent: 0,
         }
     }
 }
@@ -134,6 +138,13 @@ async fn respond(
     numbers: &str,
 ) -> Result<Json<Value>, HttpError> {
     let step = MathStep::parse(method, numbers)?;
+    // Before the call is counted: a failure of our own making is neither answered nor abandoned.
+    if injected_failure(config.fail_percent) {
+        tracing::info!(method, "injected failure");
+        return Err(HttpError::Unavailable(
+            "injected failure (MATH_FAIL_PERCENT)".into(),
+        ));
+    }
     let call = Call {
         method,
         started: std::time::Instant::now(),
@@ -158,6 +169,10 @@ async fn respond(
     Ok(Json(result))
 }
 
+fn injected_failure(percent: u8) -> bool {
+    percent > 0 && rand::rng().random_range(0..100u8) < percent
+}
+
 fn random_delay(max: Duration) -> Duration {
     if max.is_zero() {
         return Duration::ZERO;
@@ -180,6 +195,7 @@ enum HttpError {
     BadRequest(String),
     NotFound(String),
     MethodNotAllowed(String),
+    Unavailable(String),
     Internal,
 }
 
@@ -215,6 +231,7 @@ impl IntoResponse for HttpError {
             HttpError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.as_str()),
             HttpError::NotFound(m) => (StatusCode::NOT_FOUND, m.as_str()),
             HttpError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, m.as_str()),
+            HttpError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m.as_str()),
             HttpError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
         };
         let body = ErrorBody {

@@ -24,9 +24,19 @@ impl Reply {
 }
 
 async fn request(method: Method, uri: &str) -> Reply {
-    let app = router(MathConfig {
-        max_delay: Duration::ZERO,
-    });
+    request_to(
+        MathConfig {
+            max_delay: Duration::ZERO,
+            fail_percent: 0,
+        },
+        method,
+        uri,
+    )
+    .await
+}
+
+async fn request_to(config: MathConfig, method: Method, uri: &str) -> Reply {
+    let app = router(config);
     let request = Request::builder()
         .method(method)
         .uri(uri)
@@ -187,6 +197,46 @@ async fn other_http_methods_are_405() {
     );
 }
 
+fn failing(fail_percent: u8) -> MathConfig {
+    MathConfig {
+        max_delay: Duration::ZERO,
+        fail_percent,
+    }
+}
+
+#[tokio::test]
+async fn injected_failures_are_503_for_computable_calls_only() {
+    let reply = request_to(failing(100), Method::GET, "/add/1,2").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.json()["statusCode"], 503);
+    assert!(
+        reply.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("MATH_FAIL_PERCENT"),
+        "{}",
+        reply.body
+    );
+    // Bad input is refused as always: the caller must not retry it.
+    let reply = request_to(failing(100), Method::GET, "/divide/1,0").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn injected_failures_hit_about_the_given_share_of_calls() {
+    let mut failed = 0;
+    for _ in 0..400 {
+        let reply = request_to(failing(30), Method::GET, "/multiply/6,7").await;
+        match reply.status {
+            StatusCode::SERVICE_UNAVAILABLE => failed += 1,
+            StatusCode::OK => assert_eq!(reply.body, "42"),
+            other => panic!("{other}: {}", reply.body),
+        }
+    }
+    // 120 expected; the bounds are more than six standard deviations (9.2) away.
+    assert!((60..=180).contains(&failed), "{failed} of 400 failed");
+}
+
 #[tokio::test]
 async fn help_lists_routes_and_methods() {
     let reply = get("/").await;
@@ -263,9 +313,15 @@ async fn a_real_server_answers_after_a_bounded_random_delay() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router(MathConfig { max_delay }))
-            .await
-            .unwrap();
+        axum::serve(
+            listener,
+            router(MathConfig {
+                max_delay,
+                fail_percent: 0,
+            }),
+        )
+        .await
+        .unwrap();
     });
 
     let mut slowest = Duration::ZERO;
@@ -304,6 +360,7 @@ async fn a_call_whose_client_goes_away_is_counted_abandoned_not_answered() {
     // A delay no test waits for: the call is still waiting when the client drops it.
     let app = router(MathConfig {
         max_delay: Duration::from_secs(365 * 24 * 3600),
+        fail_percent: 0,
     });
     let before = call_counts();
     let request = Request::builder()

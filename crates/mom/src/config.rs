@@ -30,6 +30,9 @@ pub struct Config {
     /// Where the workers reach the math service.
     pub math_url: String,
     pub math_max_delay: Duration,
+    /// Fault injection (0 to 100, default 0): the share of the math service's calls it answers
+    /// 503, for testing how the workers cope with a flaky or failing external service.
+    pub math_fail_percent: u8,
     pub math_timeout: Duration,
     /// Steps waiting on the math service at once (its capacity; also the math prefetch).
     pub math_concurrency: u16,
@@ -79,6 +82,10 @@ impl Config {
             rpc_timeout: Duration::from_millis(var("RPC_TIMEOUT_MS", "5000")?),
             math_url: var("MATH_URL", "http://127.0.0.1:7090")?,
             math_max_delay: Duration::from_millis(var("MATH_MAX_DELAY_MS", "10000")?),
+            math_fail_percent: match var::<u8>("MATH_FAIL_PERCENT", "0")? {
+                percent @ 0..=100 => percent,
+                other => anyhow::bail!("invalid MATH_FAIL_PERCENT={other}: at most 100"),
+            },
             math_timeout: Duration::from_millis(var("MATH_TIMEOUT_MS", "15000")?),
             math_concurrency: var("MATH_CONCURRENCY", "10000")?,
             math_http2: var("MATH_HTTP2", "true")?,
@@ -127,6 +134,7 @@ impl Config {
             rpc_timeout: Duration::from_secs(5),
             math_url: "http://127.0.0.1:7090".into(),
             math_max_delay: Duration::from_secs(10),
+            math_fail_percent: 0,
             math_timeout: Duration::from_secs(15),
             math_concurrency: 10000,
             math_http2: true,

@@ -28,10 +28,18 @@ pub async fn run(
     info!(
         address = %listener.local_addr()?,
         max_delay_ms = config.math_max_delay.as_millis() as u64,
+        fail_percent = config.math_fail_percent,
         "math service listening"
     );
+    if config.math_fail_percent > 0 {
+        warn!(
+            fail_percent = config.math_fail_percent,
+            "fault injection is on: calls are answered 503 at random (MATH_FAIL_PERCENT)"
+        );
+    }
     let app = mom_math::router(MathConfig {
         max_delay: config.math_max_delay,
+        fail_percent: config.math_fail_percent,
     });
     serve(listener, app, shutdown).await
 }
