@@ -1,5 +1,11 @@
 //! Faults: no worker, no broker, a worker that died between commit and publish, a graceful
-//! stop under load.
+//! stop under load — in this process — and the fault suite: a burst of jobs from retrying
+//! clients while a process of a real, multi-process system is killed or stopped, its broker
+//! or database connections are closed, or its math service fails ([`processes`]).
+
+mod burst;
+mod cluster;
+mod processes;
 
 use std::time::{Duration, Instant};
 
