@@ -1,11 +1,13 @@
 //! Faults: no worker, no broker, a worker that died between commit and publish, a graceful
 //! stop under load — in this process — and the fault suite: a burst of jobs from retrying
 //! clients while a process of a real, multi-process system is killed or stopped, its broker
-//! or database connections are closed, or its math service fails ([`processes`]).
+//! or database connections are closed, or its math service fails ([`processes`], fast), or
+//! while a shared server is restarted ([`servers`], slow: `scripts/faults`).
 
 mod burst;
 mod cluster;
 mod processes;
+mod servers;
 
 use std::time::{Duration, Instant};
 

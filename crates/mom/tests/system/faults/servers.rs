@@ -1,0 +1,121 @@
+//! The slow faults: RabbitMQ, PostgreSQL and Redis restarted under a burst. They restart the
+//! servers every other test on this machine uses, so they are `#[ignore]`d and run only by
+//! `scripts/faults`, one at a time, when nobody else is testing. Figures: `docs/faults.md`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use tokio::time::Instant;
+
+use super::burst::{orders, verify, Burst, Strike};
+use super::cluster::{Cluster, Layout};
+
+const BURST: usize = 100;
+const CLIENTS: usize = 8;
+
+/// Runs an operator's command; it must succeed.
+fn run(program: &str, args: &[&str]) {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} does not run: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `scripts/services`: starts whatever is down and waits until it listens.
+fn start_services() {
+    run(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/services"),
+        &[],
+    );
+}
+
+/// A burst on a split system; `restart` strikes once a third of it is acknowledged.
+async fn burst_through_restart(
+    name: &str,
+    restart: impl FnOnce() + Send + 'static,
+) -> (Cluster, String) {
+    let cluster = Cluster::start(Layout::Split, |_| {}).await;
+    let token = cluster.user().await;
+    let burst = Burst::start(&cluster, &token, orders(BURST), CLIENTS);
+    burst.wait_acknowledged(BURST / 3).await;
+    let struck = Strike::now(&cluster).await;
+    tokio::task::spawn_blocking(restart)
+        .await
+        .expect("the restart");
+    let figures = verify(&cluster, &token, burst.finish().await, struck).await;
+    figures.report(name);
+    (cluster, token)
+}
+
+#[tokio::test]
+#[ignore = "restarts the shared RabbitMQ: run with scripts/faults"]
+async fn a_broker_restart_mid_burst_loses_nothing() {
+    burst_through_restart("RabbitMQ restart", || {
+        run("rabbitmqctl", &["stop_app"]);
+        run("rabbitmqctl", &["start_app"]);
+        run("rabbitmqctl", &["await_startup"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "restarts the shared PostgreSQL: run with scripts/faults"]
+async fn a_postgres_restart_mid_burst_loses_nothing() {
+    burst_through_restart("PostgreSQL restart", || {
+        let versions = std::fs::read_dir("/etc/postgresql").expect("a PostgreSQL install");
+        let version = versions
+            .filter_map(Result::ok)
+            .map(|v| v.file_name().to_string_lossy().into_owned())
+            .next()
+            .expect("a PostgreSQL version");
+        run(
+            "pg_ctlcluster",
+            &["--skip-systemctl-redirect", &version, "main", "restart"],
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "restarts the shared Redis: run with scripts/faults"]
+async fn a_redis_restart_mid_burst_loses_nothing_and_signs_nobody_out() {
+    let (cluster, token) = burst_through_restart("Redis restart", || {
+        // SHUTDOWN writes the append-only file out before it exits.
+        run("redis-cli", &["-h", "127.0.0.1", "-p", "6379", "shutdown"]);
+        // scripts/services starts only what does not listen: wait until Redis is gone.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", 6379)).is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Redis still listening after SHUTDOWN"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        start_services();
+    })
+    .await;
+    // The session outlived the restart (append-only persistence, scripts/services).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let response = cluster
+            .client
+            .get(cluster.url("/auth-test"))
+            .header("Authorization", &token)
+            .send()
+            .await;
+        match response {
+            Ok(r) if r.status() == StatusCode::OK => break,
+            Ok(r) => assert_ne!(r.status(), StatusCode::UNAUTHORIZED, "signed out"),
+            Err(_) => {}
+        }
+        assert!(Instant::now() < deadline, "the API never authorized again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
