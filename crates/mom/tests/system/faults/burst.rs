@@ -89,15 +89,17 @@ pub struct Attempts {
     pub created: Option<Value>,
     /// 5xx answers, each with when it came.
     pub server_errors: Vec<(StatusCode, Instant)>,
-    /// Requests that got no answer (connection refused or dropped).
-    pub dropped: usize,
+    /// Requests that found no listener (connection refused).
+    pub refused_connections: usize,
+    /// Requests whose connection broke before an answer came.
+    pub cut: usize,
     /// An answer no retry can fix (a 4xx): the verdict fails on it.
     pub refused: Option<(StatusCode, String)>,
     /// When the 201 came.
     pub acknowledged_at: Option<Instant>,
 }
 
-/// POSTs `body` with `key` until a 201, retrying 502/503/504 and dropped connections with
+/// POSTs `body` with `key` until a 201, retrying 502/503/504 and failed connections with
 /// backoff; one more request after the 201 checks that the key answers the same job again.
 pub async fn create_until_acknowledged(
     client: &reqwest::Client,
@@ -144,7 +146,8 @@ pub async fn create_until_acknowledged(
                 attempts.refused = Some((status, response.text().await.unwrap_or_default()));
                 return attempts;
             }
-            Err(_) => attempts.dropped += 1,
+            Err(e) if e.is_connect() => attempts.refused_connections += 1,
+            Err(_) => attempts.cut += 1,
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(1));
@@ -271,7 +274,8 @@ pub struct Figures {
     pub server_errors: usize,
     /// 5xx answered after the fault struck.
     pub server_errors_after_fault: usize,
-    pub dropped: usize,
+    pub refused_connections: usize,
+    pub cut: usize,
     /// From the fault to the first order acknowledged after it.
     pub first_ack_after_fault: Option<Duration>,
     /// From the fault until every job of the burst had ended.
@@ -282,14 +286,15 @@ impl Figures {
     /// One line the figures in `docs/faults.md` are read from (`--nocapture`).
     pub fn report(&self, fault: &str) {
         println!(
-            "fault-figures | {fault} | burst {} ({} in flight at the fault) | lost 0 | duplicates 0 | done {} | failed {} | 5xx {} ({} after the fault) | dropped connections {} | first 201 after the fault {} | all ended {:.1} s after the fault",
+            "fault-figures | {fault} | burst {} ({} in flight at the fault) | lost 0 | duplicates 0 | done {} | failed {} | 5xx {} ({} after the fault) | connections refused {}, cut {} | first 201 after the fault {} | all ended {:.1} s after the fault",
             self.burst,
             self.jobs_in_flight_at_fault,
             self.done,
             self.failed,
             self.server_errors,
             self.server_errors_after_fault,
-            self.dropped,
+            self.refused_connections,
+            self.cut,
             self.first_ack_after_fault
                 .map(|d| format!("{:.1} s", d.as_secs_f64()))
                 .unwrap_or_else(|| "-".into()),
@@ -317,7 +322,8 @@ pub async fn verify(
         failed: 0,
         server_errors: 0,
         server_errors_after_fault: 0,
-        dropped: 0,
+        refused_connections: 0,
+        cut: 0,
         first_ack_after_fault: None,
         all_ended_after_fault: Duration::ZERO,
     };
@@ -340,7 +346,8 @@ pub async fn verify(
             .iter()
             .filter(|(_, at)| *at >= fault)
             .count();
-        figures.dropped += attempts.dropped;
+        figures.refused_connections += attempts.refused_connections;
+        figures.cut += attempts.cut;
         if let Some(at) = attempts.acknowledged_at.filter(|at| *at >= fault) {
             let after = at - fault;
             figures.first_ack_after_fault = Some(
