@@ -238,6 +238,21 @@ impl Burst {
     }
 }
 
+/// Orders `size` jobs from `clients` clients; once a third of them is acknowledged, `fault`
+/// strikes; then the verdict.
+pub async fn burst_through(
+    cluster: &mut Cluster,
+    token: &str,
+    (size, clients): (usize, usize),
+    fault: impl AsyncFnOnce(&mut Cluster),
+) -> Figures {
+    let burst = Burst::start(cluster, token, orders(size), clients);
+    burst.wait_acknowledged(size / 3).await;
+    let struck = Strike::now(cluster).await;
+    fault(cluster).await;
+    verify(cluster, token, burst.finish().await, struck).await
+}
+
 /// The moment a fault struck, and how many jobs were stored but not ended then.
 #[derive(Clone, Copy, Debug)]
 pub struct Strike {

@@ -1,56 +1,16 @@
 //! The fast faults: they touch only the system under test, so they run with every other test
 //! (`scripts/test`). Each process of a split system — and `mom up` — is killed (SIGKILL) and
 //! then stopped (SIGTERM) mid-burst and started again; the system's broker connections are
-//! closed; the math service fails 30 % of its calls, or all of them for 20 s. Figures:
-//! `docs/faults.md`.
+//! closed, or its PostgreSQL connections terminated; the math service fails 30 % of its calls,
+//! or all of them for 20 s. Figures: `docs/faults.md`.
 
 use std::time::Duration;
 
-use super::burst::{orders, verify, Burst, Figures, Strike};
+use super::burst::{burst_through, orders, verify, Burst, Strike};
 use super::cluster::{Cluster, Layout, Service, Signal};
 
 /// Jobs per burst, and clients ordering them at once.
-const BURST: usize = 100;
-const CLIENTS: usize = 8;
-
-/// What strikes the system once a third of the burst is acknowledged.
-enum Fault {
-    Restart(Service, Signal),
-    CloseBrokerConnections,
-    /// Every PostgreSQL connection to the system's database terminated, as a database failover
-    /// or an operator's `pg_terminate_backend` would; other databases are left alone.
-    TerminateDatabaseConnections,
-}
-
-async fn burst_through(cluster: &mut Cluster, token: &str, fault: Fault) -> Figures {
-    // Found before the burst: the management API lists new connections late.
-    let connections = match fault {
-        // The math service has none.
-        Fault::CloseBrokerConnections => Some(
-            cluster
-                .broker_connections(&["api", "worker", "socket"])
-                .await,
-        ),
-        _ => None,
-    };
-    let burst = Burst::start(cluster, token, orders(BURST), CLIENTS);
-    burst.wait_acknowledged(BURST / 3).await;
-    let struck = Strike::now(cluster).await;
-    match fault {
-        Fault::Restart(service, signal) => cluster.restart(service, signal).await,
-        Fault::CloseBrokerConnections => {
-            let connections = connections.expect("found above");
-            let closed = cluster.close_broker_connections(connections).await;
-            assert!(closed >= 3, "closed {closed} connections");
-        }
-        Fault::TerminateDatabaseConnections => {
-            let terminated = cluster.terminate_database_connections().await;
-            // The API's, the worker's and the gateway's pools.
-            assert!(terminated >= 3, "terminated {terminated} connections");
-        }
-    }
-    verify(cluster, token, burst.finish().await, struck).await
-}
+const BURST: (usize, usize) = (100, 8);
 
 /// SIGKILL, then SIGTERM, of `service` mid-burst, each followed by a restart.
 async fn kill_then_stop(layout: Layout, service: Service) {
@@ -58,10 +18,22 @@ async fn kill_then_stop(layout: Layout, service: Service) {
     let token = cluster.user().await;
     let name = format!("{service:?}").to_lowercase();
 
-    let killed = burst_through(&mut cluster, &token, Fault::Restart(service, Signal::Kill)).await;
+    let killed = burst_through(
+        &mut cluster,
+        &token,
+        BURST,
+        async |cluster: &mut Cluster| cluster.restart(service, Signal::Kill).await,
+    )
+    .await;
     killed.report(&format!("kill -9 mom {name}"));
 
-    let stopped = burst_through(&mut cluster, &token, Fault::Restart(service, Signal::Term)).await;
+    let stopped = burst_through(
+        &mut cluster,
+        &token,
+        BURST,
+        async |cluster: &mut Cluster| cluster.restart(service, Signal::Term).await,
+    )
+    .await;
     stopped.report(&format!("SIGTERM mom {name}"));
     assert_eq!(
         stopped.server_errors, 0,
@@ -99,7 +71,21 @@ async fn mom_up_killed_or_stopped_mid_burst_loses_nothing() {
 async fn closed_broker_connections_mid_burst_lose_nothing() {
     let mut cluster = Cluster::start(Layout::Split, |_| {}).await;
     let token = cluster.user().await;
-    let figures = burst_through(&mut cluster, &token, Fault::CloseBrokerConnections).await;
+    // Found before the burst: the management API lists new connections late. The math
+    // service has none.
+    let connections = cluster
+        .broker_connections(&["api", "worker", "socket"])
+        .await;
+    let figures = burst_through(
+        &mut cluster,
+        &token,
+        BURST,
+        async |cluster: &mut Cluster| {
+            let closed = cluster.close_broker_connections(connections).await;
+            assert!(closed >= 3, "closed {closed} connections");
+        },
+    )
+    .await;
     figures.report("broker connections closed");
 }
 
@@ -107,7 +93,19 @@ async fn closed_broker_connections_mid_burst_lose_nothing() {
 async fn terminated_database_connections_mid_burst_lose_nothing() {
     let mut cluster = Cluster::start(Layout::Split, |_| {}).await;
     let token = cluster.user().await;
-    let figures = burst_through(&mut cluster, &token, Fault::TerminateDatabaseConnections).await;
+    // As a database failover or an operator's pg_terminate_backend would; other databases
+    // are left alone.
+    let figures = burst_through(
+        &mut cluster,
+        &token,
+        BURST,
+        async |cluster: &mut Cluster| {
+            let terminated = cluster.terminate_database_connections().await;
+            // The API's, the worker's and the gateway's pools.
+            assert!(terminated >= 3, "terminated {terminated} connections");
+        },
+    )
+    .await;
     figures.report("PostgreSQL connections terminated");
 }
 
@@ -120,7 +118,7 @@ async fn a_math_service_failing_30_percent_of_calls_loses_nothing() {
     .await;
     let token = cluster.user().await;
     let started = Strike::now(&cluster).await;
-    let burst = Burst::start(&cluster, &token, orders(BURST), CLIENTS);
+    let burst = Burst::start(&cluster, &token, orders(BURST.0), BURST.1);
     let figures = verify(&cluster, &token, burst.finish().await, started).await;
     // About 30 % of some 400 calls; fewer than 10 would mean the fault never struck.
     let injected = cluster.log_lines(Service::Math, "injected failure");
@@ -138,8 +136,8 @@ async fn a_math_outage_of_20_s_mid_burst_loses_nothing() {
     })
     .await;
     let token = cluster.user().await;
-    let burst = Burst::start(&cluster, &token, orders(BURST), CLIENTS);
-    burst.wait_acknowledged(BURST / 3).await;
+    let burst = Burst::start(&cluster, &token, orders(BURST.0), BURST.1);
+    burst.wait_acknowledged(BURST.0 / 3).await;
     let struck = Strike::now(&cluster).await;
     cluster.config.math_fail_percent = 100;
     cluster.restart(Service::Math, Signal::Term).await;

@@ -8,11 +8,11 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
-use super::burst::{orders, verify, Burst, Strike};
+use super::burst::burst_through;
 use super::cluster::{Cluster, Layout};
 
-const BURST: usize = 100;
-const CLIENTS: usize = 8;
+/// Jobs per burst, and clients ordering them at once.
+const BURST: (usize, usize) = (100, 8);
 
 /// Runs an operator's command; it must succeed.
 fn run(program: &str, args: &[&str]) {
@@ -41,15 +41,14 @@ async fn burst_through_restart(
     name: &str,
     restart: impl FnOnce() + Send + 'static,
 ) -> (Cluster, String) {
-    let cluster = Cluster::start(Layout::Split, |_| {}).await;
+    let mut cluster = Cluster::start(Layout::Split, |_| {}).await;
     let token = cluster.user().await;
-    let burst = Burst::start(&cluster, &token, orders(BURST), CLIENTS);
-    burst.wait_acknowledged(BURST / 3).await;
-    let struck = Strike::now(&cluster).await;
-    tokio::task::spawn_blocking(restart)
-        .await
-        .expect("the restart");
-    let figures = verify(&cluster, &token, burst.finish().await, struck).await;
+    let figures = burst_through(&mut cluster, &token, BURST, async |_: &mut Cluster| {
+        tokio::task::spawn_blocking(restart)
+            .await
+            .expect("the restart")
+    })
+    .await;
     figures.report(name);
     (cluster, token)
 }
