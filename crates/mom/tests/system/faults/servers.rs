@@ -86,8 +86,11 @@ async fn a_postgres_restart_mid_burst_loses_nothing() {
 #[ignore = "restarts the shared Redis: run with scripts/faults"]
 async fn a_redis_restart_mid_burst_loses_nothing_and_signs_nobody_out() {
     let (cluster, token) = burst_through_restart("Redis restart", || {
-        // SHUTDOWN writes the append-only file out before it exits.
-        run("redis-cli", &["-h", "127.0.0.1", "-p", "6379", "shutdown"]);
+        // SHUTDOWN writes the append-only file out before it exits. Its exit code varies
+        // between redis-cli versions (the server hangs up): Redis being gone is the check.
+        let _ = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", "6379", "shutdown"])
+            .status();
         // scripts/services starts only what does not listen: wait until Redis is gone.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", 6379)).is_ok() {
