@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod drain;
 pub mod error;
 mod extract;
 mod jobs;
@@ -192,7 +193,8 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed(format!("Cannot {method} {}", uri.path()))
 }
 
-/// Serves the API on `listener` until `shutdown` is cancelled.
+/// Serves the API on `listener` until `shutdown` is cancelled, then drains its connections
+/// (see [`drain`]) and finishes the requests in flight.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -205,10 +207,25 @@ pub async fn run(
     };
     let bus = state.bus.clone();
     info!(address = %listener.local_addr()?, "api listening");
+    let stopping = shutdown.clone();
+    let app = router(state).layer(axum::middleware::from_fn(move |request, next| {
+        drain::close_when_stopping(stopping.clone(), request, next)
+    }));
     // Peer addresses, for the per-address attempt limits.
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Small answers leave at once, without Nagle's delay (`tap_io` also gives `ConnectInfo`
+    // the peer address of a custom listener).
+    let listener = axum::serve::ListenerExt::tap_io(
+        drain::Draining::new(listener, shutdown.clone())?,
+        |tcp| {
+            let _ = tcp.set_nodelay(true);
+        },
+    );
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .with_graceful_shutdown(async move {
+            shutdown.cancelled().await;
+            tokio::time::sleep(drain::DRAIN).await;
+        })
         .await?;
     bus.close().await;
     Ok(())
