@@ -1,5 +1,5 @@
 //! A mom system as processes of the real binary — `mom api`, `mom worker`, `mom socket` and
-//! `mom math` each on its own, or one `mom up` — on ports of their own (34000–34999), with the
+//! `mom math` each on its own, or one `mom up` — on ports of their own (23000–23999), with the
 //! test's database, queue prefix and Redis prefix. Any process can be killed (SIGKILL) or
 //! stopped (SIGTERM) and started again on the same ports, as a supervisor would.
 
@@ -19,8 +19,9 @@ use tokio::time::Instant;
 use super::burst::create_until_acknowledged;
 use crate::helpers::{test_config, unique_id};
 
-/// The ports this suite's processes may use; other suites on this machine use other ranges.
-const PORTS: std::ops::Range<u16> = 34000..35000;
+/// The ports this suite's processes may use: below the kernel's ephemeral range (32768–60999
+/// here), so no outgoing connection can take a port while its process restarts.
+const PORTS: std::ops::Range<u16> = 23000..24000;
 
 /// How long a process may take to start or to stop on a loaded two-core machine.
 const PATIENCE: Duration = Duration::from_secs(90);
