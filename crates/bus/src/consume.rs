@@ -65,11 +65,34 @@ impl HandlerError {
     }
 }
 
-/// Handles the messages of one work queue. `Message` is parsed from the JSON body; a body that
-/// does not parse is dead-lettered without reaching the handler. `Reply` is sent back when the
-/// message is an RPC request (it has a `reply_to`).
+/// How a handler's message is read from a delivery's body: JSON for every `Deserialize` type,
+/// or the bytes as they came with [`RawBody`].
+pub trait Decode: Sized + Send + 'static {
+    fn decode(body: &[u8]) -> Result<Self, String>;
+}
+
+impl<T: DeserializeOwned + Send + 'static> Decode for T {
+    fn decode(body: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    }
+}
+
+/// A body taken as bytes, for handlers that must accept anything (a dead-letter queue holds
+/// whatever failed, JSON or not).
+#[derive(Clone, Debug)]
+pub struct RawBody(pub Vec<u8>);
+
+impl Decode for RawBody {
+    fn decode(body: &[u8]) -> Result<Self, String> {
+        Ok(Self(body.to_vec()))
+    }
+}
+
+/// Handles the messages of one work queue. `Message` is parsed from the body (JSON unless it
+/// is a [`RawBody`]); a body that does not parse is dead-lettered without reaching the
+/// handler. `Reply` is sent back when the message is an RPC request (it has a `reply_to`).
 pub trait Handler: Send + Sync + 'static {
-    type Message: DeserializeOwned + Send + 'static;
+    type Message: Decode;
     type Reply: Serialize + Send + 'static;
 
     fn handle(
@@ -326,6 +349,15 @@ impl<H: Handler> Job<H> {
             }
             let outcome = self.outcome(&delivery, &context).await;
             let settled = match outcome {
+                // A dead letter that cannot be handled now stays where it is: there is no
+                // queue behind a dead-letter queue.
+                Outcome::Retry { reason, .. } | Outcome::DeadLetter(reason)
+                    if self.queue.is_dead_letter_queue() =>
+                {
+                    warn!(%reason, "cannot handle a dead letter now; returning it to its queue");
+                    self.return_later(&delivery).await;
+                    return;
+                }
                 Outcome::Done(reply) => {
                     self.state.handled.fetch_add(1, Ordering::Relaxed);
                     match serde_json::to_vec(&reply) {
@@ -353,9 +385,7 @@ impl<H: Handler> Job<H> {
                 Ok(()) => self.ack(&delivery).await,
                 Err(error) => {
                     error!(%error, "cannot hand the message on; returning it to the queue");
-                    // A short pause keeps a broker in trouble from turning this into a hot loop.
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    let _ = delivery.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+                    self.return_later(&delivery).await;
                 }
             }
         }
@@ -364,7 +394,7 @@ impl<H: Handler> Job<H> {
     }
 
     async fn outcome(&self, delivery: &Delivery, context: &Context) -> Outcome<H::Reply> {
-        let message = match serde_json::from_slice::<H::Message>(&delivery.data) {
+        let message = match H::Message::decode(&delivery.data) {
             Ok(message) => message,
             Err(e) => return Outcome::DeadLetter(format!("malformed message: {e}")),
         };
@@ -404,6 +434,7 @@ impl<H: Handler> Job<H> {
             header::ERROR.into(),
             AMQPValue::LongString(LongString::from(reason)),
         );
+        keep_first_failure(&mut headers);
         properties = properties.with_headers(headers);
         self.bus
             .publish_delayed(&self.queue.name, &delivery.data, properties, after)
@@ -429,6 +460,11 @@ impl<H: Handler> Job<H> {
         headers.insert(
             header::ORIGINAL_QUEUE.into(),
             AMQPValue::LongString(LongString::from(self.queue.name.as_str())),
+        );
+        keep_first_failure(&mut headers);
+        headers.insert(
+            header::FAILED_AT_MS.into(),
+            AMQPValue::LongLongInt(crate::message::now_millis() as i64),
         );
         properties = properties.with_headers(headers);
         let dead = self.queue.dead_letter_queue();
@@ -476,6 +512,17 @@ impl<H: Handler> Job<H> {
         }
     }
 
+    /// Returns the delivery to its queue after a short pause, which keeps a broker or a
+    /// database in trouble from turning this into a hot loop.
+    async fn return_later(&self, delivery: &Delivery) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let requeue = BasicNackOptions {
+            requeue: true,
+            ..Default::default()
+        };
+        let _ = delivery.acker.nack(requeue).await;
+    }
+
     async fn ack(&self, delivery: &Delivery) {
         if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
             // The channel is gone; the broker redelivers the message to another attempt.
@@ -495,6 +542,16 @@ fn looks_stalled(
     ready: Option<u32>,
 ) -> bool {
     idle_for >= stall_after && in_flight < usize::from(concurrency) && ready.is_none_or(|n| n > 0)
+}
+
+/// Notes when a message first failed, unless an earlier attempt did.
+fn keep_first_failure(headers: &mut FieldTable) {
+    if !headers.inner().contains_key(header::FIRST_FAILED_MS) {
+        headers.insert(
+            header::FIRST_FAILED_MS.into(),
+            AMQPValue::LongLongInt(crate::message::now_millis() as i64),
+        );
+    }
 }
 
 /// The properties of `properties` minus its expiration: an RPC request's TTL applies to its

@@ -31,7 +31,7 @@ mod bus;
 
 pub use bus::{Bus, QueueStats};
 pub use config::BusConfig;
-pub use consume::{Consumer, Handler, HandlerError};
+pub use consume::{Consumer, Decode, Handler, HandlerError, RawBody};
 pub use error::{BusError, RpcError};
 pub use events::{EventBindings, Reattachment, Subscription};
 pub use health::{BusHealth, ConsumerHealth};
@@ -52,6 +52,10 @@ pub mod header {
     pub const ATTEMPTS: &str = "x-attempts";
     /// The work queue a dead-lettered message came from.
     pub const ORIGINAL_QUEUE: &str = "x-original-queue";
+    /// Epoch milliseconds of a message's first failed attempt (kept through its retries).
+    pub const FIRST_FAILED_MS: &str = "x-first-failed-ms";
+    /// Epoch milliseconds when a message was dead-lettered.
+    pub const FAILED_AT_MS: &str = "x-failed-at-ms";
 }
 
 /// Priority of interactive RPC requests: they overtake queued background work.

@@ -82,6 +82,16 @@ impl WorkQueue {
         }
     }
 
+    /// True for the queue [`WorkQueue::dead_letters`] returns.
+    pub fn is_dead_letter_queue(&self) -> bool {
+        self.dead_letters_of.is_some()
+    }
+
+    /// The work queue this dead-letter queue belongs to.
+    pub fn dead_letters_of(&self) -> Option<&str> {
+        self.dead_letters_of.as_deref()
+    }
+
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
