@@ -5,6 +5,7 @@ use mom_math::MathStep;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::domain::dead_letter::{DeadLetterOutcome, Selection};
 use crate::domain::{JobView, UserView};
 
 /// A write for the db worker, the only writer of PostgreSQL.
@@ -57,6 +58,29 @@ pub enum DbCommand {
     /// The socket gateway delivered the final events of these jobs to their owner.
     #[serde(rename = "job.notified")]
     MarkNotified { job_ids: Vec<i32> },
+    /// RPC from `POST /admin/dead-letters/replay`.
+    #[serde(rename = "deadLetters.replay")]
+    ReplayDeadLetters { selection: Selection },
+    /// RPC from `POST /admin/dead-letters/discard`.
+    #[serde(rename = "deadLetters.discard")]
+    DiscardDeadLetters { selection: Selection },
+}
+
+impl DbCommand {
+    /// The AMQP `type` of this command.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::CreateUser { .. } => "user.create",
+            Self::CreateJob { .. } => "job.create",
+            Self::StartJob { .. } => "job.start",
+            Self::RecordStep { .. } => "job.recordStep",
+            Self::FailJob { .. } => "job.fail",
+            Self::CancelJob { .. } => "job.cancel",
+            Self::MarkNotified { .. } => "job.notified",
+            Self::ReplayDeadLetters { .. } => "deadLetters.replay",
+            Self::DiscardDeadLetters { .. } => "deadLetters.discard",
+        }
+    }
 }
 
 /// The db worker's answer to an RPC.
@@ -70,6 +94,9 @@ pub enum DbReply {
         job: JobView,
     },
     EmailTaken,
+    DeadLetters {
+        result: DeadLetterOutcome,
+    },
     Done,
     /// `job.cancel`: the job is cancelled, by this request (or, for a replay, by its first try).
     Cancelled {

@@ -40,6 +40,18 @@ impl Topology {
         }
     }
 
+    /// Which work queue `name` is, for what its dead letters mean.
+    pub fn origin(&self, name: &str) -> Option<crate::domain::dead_letter::Origin> {
+        use crate::domain::dead_letter::Origin;
+        if name == self.db.name {
+            Some(Origin::Db)
+        } else if name == self.math.name {
+            Some(Origin::Math)
+        } else {
+            None
+        }
+    }
+
     /// Every work queue, for health and the System page.
     pub fn queues(&self) -> [&WorkQueue; 2] {
         [&self.db, &self.math]

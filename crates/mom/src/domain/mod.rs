@@ -1,6 +1,7 @@
 //! Domain types: once a value of these types exists, it is valid. HTTP bodies, bus messages
 //! and socket payloads are parsed into them at the boundary; nothing past it re-checks.
 
+pub mod dead_letter;
 pub mod idempotency;
 pub mod job;
 pub mod user;

@@ -354,6 +354,34 @@ pub async fn cancel(
     })
 }
 
+/// Brings a failed job back to life for a replayed dead letter that moves step `step`: only
+/// a job that failed exactly there (not one done, cancelled or past it), so a stale replay
+/// never reopens a job nothing will move. The failure reason is cleared, the owner will be
+/// sent the final event again, and the stalled-job sweep counts from now. `None` if it did
+/// not apply.
+pub async fn reopen(
+    tx: &mut Transaction<'_, Postgres>,
+    job_id: i32,
+    step: i32,
+) -> sqlx::Result<Option<Job>> {
+    let row = sqlx::query_as::<_, JobWithOwnerRow>(&format!(
+        "WITH j AS (
+            UPDATE jobs SET status = CASE WHEN steps_done = 0 THEN 'queued' ELSE 'running' END,
+                error = NULL, finished_at = NULL, notified = false, updated_at = now(),
+                version = version + 1
+            WHERE id = $1 AND status = 'failed' AND steps_done = $2
+            RETURNING {COLUMNS}
+         )
+         {}",
+        with_owner("")
+    ))
+    .bind(job_id)
+    .bind(step)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
 /// Which jobs to list: every filter is optional; pages go newest first, below `before`.
 #[derive(Debug, Clone, Default)]
 pub struct JobSearch {
@@ -415,7 +443,7 @@ pub async fn search(pool: &PgPool, filter: &JobSearch) -> sqlx::Result<Vec<Job>>
 }
 
 /// `%`, `_` and `\` match themselves inside an ILIKE pattern.
-fn escape_like(raw: &str) -> String {
+pub(crate) fn escape_like(raw: &str) -> String {
     let mut escaped = String::with_capacity(raw.len());
     for c in raw.chars() {
         if matches!(c, '%' | '_' | '\\') {

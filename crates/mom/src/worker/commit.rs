@@ -22,8 +22,10 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::{debug, info, warn};
 
 use super::Relay;
+use crate::domain::dead_letter::{self, DeadLetter, DeadLetterOutcome, Selection};
 use crate::domain::JobView;
 use crate::messages::{CancelSignal, Canceller, MathTask};
+use crate::store::dead_letters::{self as dead_store, Taken};
 use crate::store::jobs::{self, Cancel, Job, NewJob, StepResult};
 use crate::store::outbox::{self, OutboxMessage};
 use crate::topology::{event, user_key, Topology, CANCEL_SIGNAL_KEY, CANCEL_SIGNAL_KIND};
@@ -65,6 +67,13 @@ pub enum JobWrite {
     /// End `failed` every job that has not moved for this long: whatever was to move it was
     /// lost (a dead-lettered command, say), and a job that got 201 must end.
     FailStalled { idle_for: std::time::Duration },
+    /// Store a dead letter; fail the job its death leaves stuck.
+    KeepDeadLetter(Box<DeadLetter>),
+    /// Delete dead letters and put them in the outbox to their queues, reopening the jobs
+    /// they move; all in one transaction, so a replay is never lost or doubled.
+    ReplayDeadLetters(Selection),
+    /// Delete dead letters.
+    DiscardDeadLetters(Selection),
 }
 
 /// What a committed write produced.
@@ -74,6 +83,8 @@ pub enum Written {
     Job(Box<JobView>),
     /// What a `Cancel` found.
     Cancel(Box<Cancel>),
+    /// What a replay or discard did.
+    DeadLetters(DeadLetterOutcome),
     Done,
     /// Not applied: the caller's deadline had passed when a batch took it.
     Dropped,
@@ -243,6 +254,7 @@ impl Batcher {
         let (mut creates, mut records, mut fails, mut notified, mut stalled) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), None);
         let mut cancels = Vec::new();
+        let mut dead = Vec::new();
         for (i, pending) in batch.iter().enumerate() {
             let parent = pending.traceparent.as_deref();
             match &pending.write {
@@ -275,6 +287,9 @@ impl Batcher {
                 } => cancels.push((i, *job_id, request_id, *by, parent)),
                 JobWrite::Notified { job_ids } => notified.extend_from_slice(job_ids),
                 JobWrite::FailStalled { idle_for } => stalled = Some((*idle_for, parent)),
+                JobWrite::KeepDeadLetter(_)
+                | JobWrite::ReplayDeadLetters(_)
+                | JobWrite::DiscardDeadLetters(_) => dead.push((i, &pending.write, parent)),
             }
         }
 
@@ -337,6 +352,12 @@ impl Batcher {
             }
         }
 
+        for (i, write, parent) in dead {
+            written[i] = self
+                .dead_letters(&mut tx, write, parent, &mut messages)
+                .await?;
+        }
+
         if !notified.is_empty() {
             jobs::mark_notified(&mut tx, &notified).await?;
         }
@@ -397,6 +418,71 @@ impl Batcher {
             }
         }
         Ok(())
+    }
+
+    /// A dead-letter write: keep one (failing the job it leaves stuck), or replay or discard
+    /// a selection.
+    async fn dead_letters(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        write: &JobWrite,
+        parent: Option<&str>,
+        messages: &mut Vec<OutboxMessage>,
+    ) -> sqlx::Result<Written> {
+        let (selection, replay) = match write {
+            JobWrite::KeepDeadLetter(dead) => {
+                let id = dead_store::keep(tx, dead).await?;
+                if let Some((job_id, reason)) = &dead.fails_job {
+                    if let Some(job) = jobs::fail(tx, *job_id, reason).await? {
+                        warn!(job_id, dead_letter = id, %reason, "job failed by its dead letter");
+                        messages.push(self.event(&job, event::JOB_FAILED, parent));
+                    }
+                }
+                return Ok(Written::Done);
+            }
+            JobWrite::ReplayDeadLetters(selection) => (selection, true),
+            JobWrite::DiscardDeadLetters(selection) => (selection, false),
+            _ => return Ok(Written::Done),
+        };
+        let (rows, not_replayable) = match dead_store::take(tx, selection, replay).await? {
+            Taken::Rows { rows, left } => (rows, left),
+            Taken::Unknown(ids) => {
+                return Ok(Written::DeadLetters(DeadLetterOutcome::Unknown { ids }))
+            }
+            Taken::NotReplayable(refused) => {
+                return Ok(Written::DeadLetters(DeadLetterOutcome::NotReplayable {
+                    refused,
+                }))
+            }
+        };
+        let count = rows.len() as u64;
+        if replay {
+            for row in rows {
+                let Some(payload) = row.payload else { continue };
+                let origin = self.topology.origin(&row.queue);
+                let moved = origin.and_then(|origin| dead_letter::moves_step(origin, &payload));
+                if let Some((job_id, step)) = moved {
+                    if let Some(job) = jobs::reopen(tx, job_id, step).await? {
+                        info!(job_id, dead_letter = row.id, "job reopened by a replay");
+                        messages.push(self.event(&job, event::JOB_PROGRESS, parent));
+                    }
+                }
+                messages.push(OutboxMessage {
+                    id: 0,
+                    exchange: String::new(),
+                    routing_key: row.queue,
+                    kind: row.kind,
+                    message_id: row.message_id,
+                    traceparent: row.traceparent,
+                    priority: row.priority,
+                    payload,
+                });
+            }
+        }
+        Ok(Written::DeadLetters(DeadLetterOutcome::Affected {
+            count,
+            not_replayable,
+        }))
     }
 
     fn math_task(

@@ -27,6 +27,21 @@ impl DbHandler {
             .await
             .map_err(retry)
     }
+
+    async fn dead_letters(
+        &self,
+        write: JobWrite,
+        context: &Context,
+    ) -> Result<DbReply, HandlerError> {
+        match self.write(write, context).await? {
+            Written::DeadLetters(result) => Ok(DbReply::DeadLetters { result }),
+            // The API answered 504 already and nothing changed; the admin can act again.
+            Written::Dropped => Ok(DbReply::Done),
+            other => Err(HandlerError::abort(format!(
+                "a dead-letter write gave {other:?}"
+            ))),
+        }
+    }
 }
 
 /// Database trouble is worth a retry; the consumer's backoff spaces the attempts.
@@ -86,9 +101,9 @@ impl Handler for DbHandler {
                         tracing::debug!(job_id = job.id, owner_id, "job stored");
                         Ok(DbReply::Job { job: *job })
                     }
-                    Ok(Written::Done | Written::Cancel(_)) => {
-                        Err(HandlerError::abort("job.create stored no job"))
-                    }
+                    Ok(other) => Err(HandlerError::abort(format!(
+                        "job.create stored no job: {other:?}"
+                    ))),
                     Err(WriteError::Database(sqlx::Error::Database(db)))
                         if db.is_foreign_key_violation() =>
                     {
@@ -148,6 +163,14 @@ impl Handler for DbHandler {
             DbCommand::MarkNotified { job_ids } => {
                 let write = JobWrite::Notified { job_ids };
                 self.write(write, &context).await.map(|_| DbReply::Done)
+            }
+            DbCommand::ReplayDeadLetters { selection } => {
+                let write = JobWrite::ReplayDeadLetters(selection);
+                self.dead_letters(write, &context).await
+            }
+            DbCommand::DiscardDeadLetters { selection } => {
+                let write = JobWrite::DiscardDeadLetters(selection);
+                self.dead_letters(write, &context).await
             }
         }
     }

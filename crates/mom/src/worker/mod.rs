@@ -1,9 +1,11 @@
 //! The worker: consumes the `db` queue (the only writer of PostgreSQL) and the `math` queue
-//! (steps that call the external math service), and relays the outbox.
+//! (steps that call the external math service), keeps their dead letters, and relays the
+//! outbox.
 
 mod cancels;
 mod commit;
 mod db;
+mod keeper;
 mod math;
 mod relay;
 
@@ -14,10 +16,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::domain::dead_letter::Origin;
 use crate::wiring::Backing;
 pub use cancels::Cancels;
+
+/// Dead letters stored at once per queue: they share the committer's transactions.
+const KEEPER_CONCURRENCY: u16 = 32;
 pub use commit::{Committer, JobWrite, WriteError, Written};
 pub use db::DbHandler;
+pub use keeper::Keeper;
 pub use math::MathHandler;
 pub use relay::Relay;
 
@@ -78,10 +85,21 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         )?,
     )
     .concurrency(config.math_concurrency);
+    let keepers =
+        [(&topology.db, Origin::Db), (&topology.math, Origin::Math)].map(|(queue, origin)| {
+            Consumer::new(
+                &bus,
+                queue.dead_letters(),
+                Keeper::new(&queue.name, origin, committer.clone()),
+            )
+            .concurrency(KEEPER_CONCURRENCY)
+            .run(shutdown.clone())
+        });
     info!(db = %topology.db.name, math = %topology.math.name, math_url = %config.math_url, "worker starting");
     tokio::join!(
         db.run(shutdown.clone()),
         math.run(shutdown.clone()),
+        futures_util::future::join_all(keepers),
         relay.run(shutdown.clone()),
         fail_stalled_jobs(committer, config.job_stall_after(), shutdown.clone()),
         cancels::listen(signals, cancels, pool.clone(), shutdown.clone()),
