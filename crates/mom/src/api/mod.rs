@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod dead_letters;
 mod drain;
 pub mod error;
 mod extract;
@@ -95,12 +96,7 @@ impl ApiState {
         command: &DbCommand,
         traceparent: Option<&str>,
     ) -> Result<DbReply, ApiError> {
-        let kind = match command {
-            DbCommand::CreateUser { .. } => "user.create",
-            DbCommand::CreateJob { .. } => "job.create",
-            DbCommand::CancelJob { .. } => "job.cancel",
-            _ => "db.command",
-        };
+        let kind = command.kind();
         let mut request = Outgoing::json(kind, command).map_err(ApiError::internal)?;
         if let Some(parent) = traceparent {
             request = request.traceparent(parent);
@@ -148,6 +144,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(jobs::router())
         .merge(system::router())
         .merge(admin::router())
+        .merge(dead_letters::router())
         .merge(observe::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

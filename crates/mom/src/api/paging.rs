@@ -90,18 +90,29 @@ impl Params {
 
     /// The first `limit` of `jobs` (as [`crate::store::jobs::search`] found them, one extra
     /// when there are more) and, when there are more, the `Link` to the next page.
-    pub fn page_of(&self, path: &str, mut jobs: Vec<Job>, limit: u32) -> (HeaderMap, Vec<Job>) {
-        if jobs.len() <= limit as usize {
-            return (HeaderMap::new(), jobs);
-        }
-        jobs.truncate(limit as usize);
-        let last_id = jobs.last().map_or(0, |job| job.view.id);
-        (self.next_link(path, last_id), jobs)
+    pub fn page_of(&self, path: &str, jobs: Vec<Job>, limit: u32) -> (HeaderMap, Vec<Job>) {
+        self.page_of_by(path, jobs, limit, |job| i64::from(job.view.id))
     }
 
-    /// The `Link` header to the page after one that ended at job `last_id`: the same query
+    /// [`Params::page_of`] for any rows listed newest first by the id `id` reads.
+    pub fn page_of_by<T>(
+        &self,
+        path: &str,
+        mut rows: Vec<T>,
+        limit: u32,
+        id: impl Fn(&T) -> i64,
+    ) -> (HeaderMap, Vec<T>) {
+        if rows.len() <= limit as usize {
+            return (HeaderMap::new(), rows);
+        }
+        rows.truncate(limit as usize);
+        let last_id = rows.last().map_or(0, id);
+        (self.next_link(path, last_id), rows)
+    }
+
+    /// The `Link` header to the page after one that ended at row `last_id`: the same query
     /// with `before` moved. Path-absolute, as RFC 8288 allows.
-    fn next_link(&self, path: &str, last_id: i32) -> HeaderMap {
+    fn next_link(&self, path: &str, last_id: i64) -> HeaderMap {
         let mut query = form_urlencoded::Serializer::new(String::new());
         for (name, value) in self.pairs.iter().filter(|(n, _)| n != "before") {
             query.append_pair(name, value);
@@ -116,7 +127,7 @@ impl Params {
     }
 }
 
-fn limit(raw: &str) -> Result<u32, String> {
+pub fn limit(raw: &str) -> Result<u32, String> {
     raw.parse::<u32>()
         .ok()
         .filter(|n| (1..=MAX_LIMIT).contains(n))
