@@ -171,6 +171,53 @@ impl TestApp {
         login.json().await.unwrap()
     }
 
+    /// Registers and logs in a fresh user and makes them an admin; returns the login object.
+    pub async fn new_admin(&self) -> Value {
+        let login = self.new_user().await;
+        let email = login["email"].as_str().expect("an email");
+        mom::roles::set(&self.config, email, mom::domain::Role::Admin)
+            .await
+            .expect("admin granted");
+        login
+    }
+
+    /// `GET /admin/dead-letters?query` as an admin; the first page.
+    pub async fn get_dead_letters(&self, token: &str, query: &str) -> Vec<Value> {
+        let response = self
+            .get(&format!("/admin/dead-letters?{query}"), Some(token))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "GET /admin/dead-letters?{query}"
+        );
+        response.json().await.unwrap()
+    }
+
+    /// `GET /admin/dead-letters/counts` as an admin.
+    pub async fn get_dead_letter_counts(&self, token: &str) -> Value {
+        let response = self.get("/admin/dead-letters/counts", Some(token)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// Polls the counts until `total` dead letters are stored; panics after `timeout`.
+    pub async fn wait_for_dead_letters(&self, token: &str, total: i64, timeout: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let counts = self.get_dead_letter_counts(token).await;
+            if counts["total"] == total {
+                return counts;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} dead letters stored after {timeout:?}, not {total}",
+                counts["total"]
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     pub async fn post_job(&self, token: &str, body: &Value) -> Response {
         self.post("/job", body, Some(token)).await
     }

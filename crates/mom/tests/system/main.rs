@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod cancel;
+mod dead_letters;
 mod faults;
 #[path = "../common/gated_math.rs"]
 mod gated_math;
