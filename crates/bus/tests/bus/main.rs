@@ -314,8 +314,58 @@ async fn failing_handler_is_retried_with_growing_delays_then_dead_lettered() {
         context.headers.get(header::ORIGINAL_QUEUE),
         Some(&queue.name)
     );
+    // When it first failed survives the retries; the span covers every backoff.
+    let millis = |name: &str| -> u64 { context.headers[name].parse().unwrap() };
+    let span = millis(header::FAILED_AT_MS) - millis(header::FIRST_FAILED_MS);
+    assert!(span >= 1400, "first to last failure took {span} ms");
     stop.cancel();
     handle.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dead_letter_that_cannot_be_handled_stays_in_its_queue_until_it_can() {
+    struct Keeper {
+        seen: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+    impl mom_bus::Handler for Keeper {
+        type Message = mom_bus::RawBody;
+        type Reply = ();
+        async fn handle(&self, body: mom_bus::RawBody, _: Context) -> Result<(), HandlerError> {
+            let mut seen = self.seen.lock().unwrap();
+            seen.push(body.0);
+            // The first try fails, as a keeper whose database is down would.
+            if seen.len() == 1 {
+                Err(HandlerError::retry("database down"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    let bus = bus(&unique("keeper")).await;
+    let queue = WorkQueue::new(unique("keeper"));
+    let _cleanup = Cleanup::queue(&queue);
+    bus.declare_queue(&queue).await.unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let keeper = Keeper {
+        seen: Arc::clone(&seen),
+    };
+    let (stop, handle) = spawn_consumer(Consumer::new(&bus, queue.dead_letters(), keeper));
+
+    // Not JSON: a dead-letter queue holds whatever failed.
+    let garbage = Outgoing::raw("garbage", b"\xff{not json".to_vec());
+    bus.send(&queue.dead_letter_queue(), &garbage)
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(10), "the second try", || {
+        seen.lock().unwrap().len() == 2
+    })
+    .await;
+    assert!(seen.lock().unwrap().iter().all(|b| b == b"\xff{not json"));
+    stop.cancel();
+    handle.await.unwrap();
+    let left = bus.queue_stats(&queue.dead_letter_queue()).await.unwrap();
+    assert_eq!(left.messages, 0, "handled the second time, then acked");
 }
 
 #[tokio::test]
