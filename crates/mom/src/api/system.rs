@@ -40,10 +40,25 @@ struct QueueRow {
 }
 
 /// The work queues of this system (admins only). From the RabbitMQ management API when it answers (rates
-/// included), else from passive declarations (depths and consumers only).
+/// included), else from passive declarations (depths and consumers only). A queue's dead
+/// letters are those the keeper stored plus those still waiting for it in `<queue>.dead`.
 async fn queues(State(state): State<ApiState>, _admin: AdminUser) -> Result<Json<Value>, ApiError> {
+    let kept = crate::store::dead_letters::counts(&state.pool).await?;
+    let kept = |name: &str| {
+        kept.iter()
+            .find(|(queue, _)| queue == name)
+            .map_or(0, |(_, n)| *n as u64)
+    };
+    let with_kept = |mut rows: Vec<QueueRow>| {
+        for row in &mut rows {
+            row.dead_letters += kept(&row.name);
+        }
+        rows
+    };
     if let Some(rows) = from_management(&state).await {
-        return Ok(Json(json!({ "source": "management", "queues": rows })));
+        return Ok(Json(
+            json!({ "source": "management", "queues": with_kept(rows) }),
+        ));
     }
     let mut rows = Vec::new();
     for queue in state.topology.queues() {
@@ -67,7 +82,9 @@ async fn queues(State(state): State<ApiState>, _admin: AdminUser) -> Result<Json
             dead_letters: u64::from(dead),
         });
     }
-    Ok(Json(json!({ "source": "declare", "queues": rows })))
+    Ok(Json(
+        json!({ "source": "declare", "queues": with_kept(rows) }),
+    ))
 }
 
 async fn from_management(state: &ApiState) -> Option<Vec<QueueRow>> {

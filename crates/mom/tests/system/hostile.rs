@@ -188,6 +188,10 @@ async fn the_openapi_document_lists_every_route() {
         "/job/{id}/cancel",
         "/system/queues",
         "/admin/jobs",
+        "/admin/dead-letters",
+        "/admin/dead-letters/counts",
+        "/admin/dead-letters/replay",
+        "/admin/dead-letters/discard",
         "/metrics",
         "/health",
     ] {
