@@ -59,6 +59,34 @@ pub struct Config {
     pub attempt_limits: crate::auth::AttemptLimits,
     /// Which browser origins may call the API and the socket gateway.
     pub cors_origins: CorsOrigins,
+    /// A fault the math service injects, for tests that need a step to fail and then recover
+    /// (`MATH_FAULT`); never set in production.
+    pub math_fault: Option<MathFault>,
+}
+
+/// `MATH_FAULT=METHOD:N`: the math service answers 503 to the first `N` calls of each distinct
+/// input of `METHOD`, then the right result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MathFault {
+    pub method: mom_math::MathMethod,
+    pub failures: u32,
+}
+
+impl MathFault {
+    pub fn parse(raw: &str) -> anyhow::Result<Self> {
+        let (method, failures) = raw.split_once(':').with_context(|| {
+            format!("invalid MATH_FAULT={raw:?}: expected METHOD:N, e.g. divide:2")
+        })?;
+        let method = method
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid MATH_FAULT={raw:?}: {e}"))?;
+        let failures = failures
+            .trim()
+            .parse()
+            .with_context(|| format!("invalid MATH_FAULT={raw:?}: N must be a whole number"))?;
+        Ok(Self { method, failures })
+    }
 }
 
 impl Config {
@@ -113,6 +141,10 @@ impl Config {
                 Err(_) => None,
             },
             admin_emails: admin_emails(&std::env::var("ADMIN_EMAILS").unwrap_or_default())?,
+            math_fault: match std::env::var("MATH_FAULT") {
+                Ok(raw) if !raw.trim().is_empty() => Some(MathFault::parse(&raw)?),
+                _ => None,
+            },
         })
     }
 
@@ -153,6 +185,7 @@ impl Config {
             },
             cors_origins: CorsOrigins::Panel,
             admin_emails: Vec::new(),
+            math_fault: None,
         }
     }
 
@@ -273,6 +306,15 @@ mod tests {
         assert!(error.contains("JWT_SECRET"), "{error}");
         config.jwt_secret = "a real secret".into();
         assert!(config.check_secret().is_ok());
+    }
+
+    #[test]
+    fn math_faults_name_a_method_and_a_count() {
+        let fault = MathFault::parse("divide:2").unwrap();
+        assert_eq!((fault.method.as_str(), fault.failures), ("divide", 2));
+        for bad in ["divide", "pow:2", "divide:-1", "divide:x"] {
+            assert!(MathFault::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -4,7 +4,12 @@
 //! thousands of calls waiting on the service's delay share one connection; the stream limit
 //! is raised well past the workers' `MATH_CONCURRENCY` (hyper's default is 200).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -15,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, MathFault};
 
 /// Calls one HTTP/2 connection may have in flight.
 const MAX_STREAMS: u32 = 100_000;
@@ -37,11 +42,48 @@ pub async fn run(
             "fault injection is on: calls are answered 503 at random (MATH_FAIL_PERCENT)"
         );
     }
-    let app = mom_math::router(MathConfig {
+    let mut app = mom_math::router(MathConfig {
         max_delay: config.math_max_delay,
         fail_percent: config.math_fail_percent,
     });
+    if let Some(fault) = config.math_fault {
+        warn!(
+            method = fault.method.as_str(),
+            failures = fault.failures,
+            "MATH_FAULT: the math service fails on purpose"
+        );
+        app = with_fault(app, fault);
+    }
     serve(listener, app, shutdown).await
+}
+
+/// `app` answering 503 to the first `fault.failures` calls of each distinct input of
+/// `fault.method` (`MATH_FAULT`, for tests of retries and dead letters).
+fn with_fault(app: axum::Router, fault: MathFault) -> axum::Router {
+    let calls: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let prefix = format!("/{}/", fault.method.as_str());
+    app.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let path = request.uri().path().to_owned();
+            let failing = path.starts_with(&prefix) && {
+                let mut calls = calls.lock().expect("fault counter poisoned");
+                let seen = calls.entry(path).or_insert(0);
+                *seen += 1;
+                *seen <= fault.failures
+            };
+            async move {
+                if failing {
+                    let body = serde_json::json!({
+                        "statusCode": 503,
+                        "error": "Service Unavailable",
+                        "message": "MATH_FAULT: failing on purpose",
+                    });
+                    return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+                }
+                next.run(request).await
+            }
+        },
+    ))
 }
 
 /// Serves `app` over HTTP/1.1 and HTTP/2 until `shutdown`, then lets calls in flight finish.

@@ -454,3 +454,42 @@ async fn dead_letters_are_for_admins_and_bad_requests_are_named() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn math_fault_fails_a_method_until_a_replay_outlasts_it() {
+    // The setting the browser test uses: the built-in math service fails each divide input
+    // twice, the workers try twice, so the step dies once and its replay succeeds.
+    let app = spawn_app_with(|config| {
+        config.math_fault = Some(mom::config::MathFault::parse("divide:2").unwrap());
+        config.math_attempts = 2;
+    })
+    .await;
+    let (user, admin) = (app.new_user().await, app.new_admin().await);
+    let divide = json!({"type": "math", "details": [
+        {"method": "add", "numbers": "40,2"},
+        {"method": "divide", "numbers": "84,2"}
+    ]});
+    let id = order(&app, token(&user), &divide).await;
+    let failed = app.wait_for_end(token(&user), id, PATIENCE).await;
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["stepsDone"], 1, "add is not faulted");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("step 2 (divide) failed after 2 attempts"),
+        "{failed}"
+    );
+    app.wait_for_dead_letters(token(&admin), 1, PATIENCE).await;
+    let replayed = act(
+        &app,
+        token(&admin),
+        "replay",
+        json!({"filter": {"jobId": id}}),
+    )
+    .await;
+    assert_eq!(replayed.status(), StatusCode::OK);
+    let done = app.wait_for_end(token(&user), id, PATIENCE).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(step_results(&done), [json!(42), json!(42)]);
+}
