@@ -82,6 +82,14 @@ describe('jobs', () => {
     expect(newerJob(baseJob({ status: 'queued' }), running)).toBe(running);
   });
 
+  it('lets a replayed job run again: a higher version beats an older failure', () => {
+    const failed = baseJob({ status: 'failed', stepsDone: 1, error: 'step 2 (divide) failed', version: 3 });
+    const reopened = baseJob({ status: 'running', stepsDone: 1, version: 4 });
+    expect(newerJob(failed, reopened)).toBe(reopened);
+    expect(newerJob(reopened, failed)).toBe(reopened);
+    expect(reconcileJobs([failed], [reopened]).map((j) => j.status)).toEqual(['running']);
+  });
+
   it('merges and sorts newest first; reconcile keeps live events ahead of a stale list', () => {
     const a = baseJob({ id: 1, createdAt: '2026-01-01T00:00:00.000Z' });
     const b = baseJob({ id: 2, createdAt: '2026-01-02T00:00:00.000Z' });

@@ -43,9 +43,17 @@ export function normalizeJob(raw: Partial<Job> & { id: number }): Job {
   } as Job;
 }
 
-/** Chooses between two views of the same job: the one further along wins; events may arrive out of order. */
+/**
+ * Chooses between two views of the same job: events may arrive out of order. The server counts
+ * every change in `version`, so the higher version wins; without versions, the one further
+ * along. (A failed job can run again when an admin replays its dead letter: its higher version
+ * beats the older `failed`.)
+ */
 export function newerJob(current: Job | undefined, incoming: Job): Job {
   if (!current) return incoming;
+  if (typeof current.version === 'number' && typeof incoming.version === 'number' && current.version !== incoming.version) {
+    return incoming.version > current.version ? incoming : current;
+  }
   const a = STATUS_RANK[current.status] ?? 0;
   const b = STATUS_RANK[incoming.status] ?? 0;
   if (b !== a) return b > a ? incoming : current;
