@@ -264,12 +264,50 @@ test('panel: register, log in, order a job, watch it live, system page, sign out
     assert.ok(stored.stepsDone < 20, `stopped after ${stored.stepsDone} of 20 steps`);
   });
 
+  await step(t, 'an admin sees a dead letter, replays it and watches its job finish', async () => {
+    // scripts/e2e sets MATH_FAULT=divide:2 with MATH_ATTEMPTS=2: each divide input fails its
+    // two attempts, so this job's second step dies; the replay is its third call, answered.
+    await page.getByTestId('nav-system').click();
+    await page.waitForURL(/\/system$/);
+    const ordered = await page.evaluate(async () => {
+      const { apiUrl } = await (await fetch('/config.json')).json();
+      const { login } = JSON.parse(localStorage.getItem('mom.session'));
+      const response = await fetch(`${apiUrl}/job`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: login.accessToken },
+        body: JSON.stringify({ type: 'math', details: [{ method: 'add', numbers: '40,2' }, { method: 'divide', numbers: '84,2' }] }),
+      });
+      return { status: response.status, id: (await response.json()).id };
+    });
+    assert.equal(ordered.status, 201);
+    const row = page.locator(`[data-testid="dead-letter"][data-job-id="${ordered.id}"]`);
+    await row.waitFor({ timeout: JOB_WAIT });
+    assert.match(await row.getByTestId('dead-letter-reason').textContent(), /gave up after 2 attempts/);
+    assert.notEqual(await page.getByTestId('dead-letters-total').textContent(), '0');
+    await row.scrollIntoViewIfNeeded();
+    await shot(page, '11-dead-letter');
+    await row.getByTestId('replay-one').click();
+    await page.getByTestId('dead-letters-notice').filter({ hasText: 'Replayed 1 dead letter.' }).waitFor();
+    await row.waitFor({ state: 'detached' });
+
+    await page.getByTestId('nav-jobs').click();
+    await page.waitForURL(/\/jobs$/);
+    const card = page.locator(`[data-testid="job-card"][data-job-id="${ordered.id}"]`);
+    await page.waitForFunction((id) => document.querySelector(`[data-testid="job-card"][data-job-id="${id}"]`)?.getAttribute('data-status') === 'done', ordered.id, {
+      timeout: JOB_WAIT,
+      polling: 100,
+    });
+    assert.deepEqual(await resultsOf(page, ordered.id), [42, 42]);
+    assert.equal(await card.getByTestId('job-status').textContent(), 'Done');
+    await shot(page, '12-replayed-job-done');
+  });
+
   await step(t, 'sign out', async () => {
     await page.getByTestId('sign-out').click();
     await page.waitForURL(/\/login$/);
     await page.getByTestId('flash').waitFor();
     assert.equal(await page.evaluate(() => localStorage.getItem('mom.session')), null);
-    await shot(page, '11-signed-out');
+    await shot(page, '13-signed-out');
   });
 
   await context.close();

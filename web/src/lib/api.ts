@@ -1,4 +1,16 @@
-import type { Job, JobPage, JobStatus, LoginObject, QueuesReport, SafeUser } from './types';
+import type {
+  DeadLetter,
+  DeadLetterCounts,
+  DeadLetterFilter,
+  DeadLetterPage,
+  DeadLetterSelection,
+  Job,
+  JobPage,
+  JobStatus,
+  LoginObject,
+  QueuesReport,
+  SafeUser,
+} from './types';
 
 export type ApiErrorKind = 'http' | 'network' | 'timeout';
 
@@ -250,6 +262,39 @@ export class Api {
       },
     });
     return { jobs, hasMore };
+  }
+
+  /** Dead letters newest first (admins): up to `limit` below id `before`, filtered. */
+  async deadLetters(query: DeadLetterFilter & { limit?: number; before?: number }, signal?: AbortSignal): Promise<DeadLetterPage> {
+    const params = new URLSearchParams();
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.before !== undefined) params.set('before', String(query.before));
+    if (query.queue) params.set('queue', query.queue);
+    if (query.jobId !== undefined) params.set('jobId', String(query.jobId));
+    if (query.reason) params.set('reason', query.reason);
+    let hasMore = false;
+    const deadLetters = await this.request<DeadLetter[]>('GET', `/admin/dead-letters${params.size ? `?${params}` : ''}`, {
+      auth: true,
+      signal,
+      timeoutMs: 5000,
+      onHeaders: (h) => {
+        hasMore = /rel="?next"?/.test(h.get('Link') ?? '');
+      },
+    });
+    return { deadLetters, hasMore };
+  }
+
+  deadLetterCounts(signal?: AbortSignal) {
+    return this.request<DeadLetterCounts>('GET', '/admin/dead-letters/counts', { auth: true, signal, timeoutMs: 5000 });
+  }
+
+  /** Puts dead letters back on their queues; not retried (a replay is not keyed). */
+  replayDeadLetters(selection: DeadLetterSelection) {
+    return this.request<{ replayed: number; notReplayable: number }>('POST', '/admin/dead-letters/replay', { auth: true, body: selection });
+  }
+
+  discardDeadLetters(selection: DeadLetterSelection) {
+    return this.request<{ discarded: number }>('POST', '/admin/dead-letters/discard', { auth: true, body: selection });
   }
 
   queues(signal?: AbortSignal) {

@@ -71,3 +71,41 @@ export interface QueuesReport {
   source: 'management' | 'declare' | string;
   queues: QueueInfo[];
 }
+
+/** A message a work queue gave up on, as `GET /admin/dead-letters` lists it. */
+export interface DeadLetter {
+  id: number;
+  queue: string;
+  /** The message type: `math.step`, `job.recordStep`, `user.create`, … */
+  kind: string;
+  messageId: string;
+  reason: string;
+  attempts: number;
+  firstFailedAt: string;
+  lastFailedAt: string;
+  jobId: number | null;
+  /** The JSON body with its secrets redacted; null when the body was not JSON. */
+  payload: unknown;
+  /** Why it cannot be replayed; null when it can. */
+  notReplayable: string | null;
+}
+
+export interface DeadLetterFilter {
+  queue?: string;
+  jobId?: number;
+  reason?: string;
+}
+
+/** One page of dead letters, and whether the `Link` header offered more. */
+export interface DeadLetterPage {
+  deadLetters: DeadLetter[];
+  hasMore: boolean;
+}
+
+export interface DeadLetterCounts {
+  total: number;
+  queues: { queue: string; count: number }[];
+}
+
+/** What replay and discard act on: these ids, or everything matching a filter. */
+export type DeadLetterSelection = { ids: number[] } | { filter: DeadLetterFilter };

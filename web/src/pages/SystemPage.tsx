@@ -1,3 +1,4 @@
+import { DeadLetters } from '../components/DeadLetters';
 import { Page } from '../components/Page';
 import type { QueueInfo } from '../lib/types';
 import { usePanel } from '../state/PanelState';
@@ -42,7 +43,8 @@ function Sparkline({ values, label }: { values: number[]; label: string }) {
 }
 
 export function SystemPage() {
-  const { report, error, updatedAt, history } = useQueues(usePanel().api);
+  const { api } = usePanel();
+  const { report, error, updatedAt, history } = useQueues(api);
   const queues = report?.queues ?? [];
   const rates = report?.source === 'management';
 
@@ -137,6 +139,7 @@ export function SystemPage() {
           </table>
         </div>
       )}
+      <DeadLetters api={api} />
     </Page>
   );
 }
