@@ -388,7 +388,7 @@ async function api(req, res) {
     emitToOwner(job, 'job:cancelled', plain(job));
     return send(res, 200, plain(job));
   }
-  const needsAuth = ['GET /renew-token', 'GET /logout', 'GET /auth-test', 'POST /job', 'GET /job/my', 'GET /system/queues', 'GET /user'];
+  const needsAuth = ['GET /renew-token', 'GET /logout', 'GET /auth-test', 'POST /job', 'GET /job/my', 'GET /system/queues', 'GET /user', 'GET /admin/dead-letters', 'GET /admin/dead-letters/counts', 'POST /admin/dead-letters/replay', 'POST /admin/dead-letters/discard'];
   if (!needsAuth.includes(route)) return send(res, 404, { statusCode: 404, error: 'Not Found', message: `Cannot ${req.method} ${path}` });
   if (!auth.user) return send(res, 401, unauthorized(auth.message));
   const user = auth.user;
@@ -457,6 +457,15 @@ async function api(req, res) {
       }));
       return send(res, 200, { source: 'management', queues });
     }
+    // The fake's steps never fail for good, so it keeps no dead letters.
+    case 'GET /admin/dead-letters':
+      return send(res, 200, []);
+    case 'GET /admin/dead-letters/counts':
+      return send(res, 200, { total: 0, queues: Object.keys(stats.queues).map((queue) => ({ queue, count: 0 })) });
+    case 'POST /admin/dead-letters/replay':
+      return send(res, 200, { replayed: 0, notReplayable: 0 });
+    case 'POST /admin/dead-letters/discard':
+      return send(res, 200, { discarded: 0 });
   }
   return send(res, 404, { statusCode: 404, error: 'Not Found', message: `Cannot ${req.method} ${path}` });
 }
