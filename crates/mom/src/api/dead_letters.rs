@@ -33,7 +33,7 @@ const MAX_REASON_NEEDLE: usize = 200;
 /// Most ids one replay or discard may name.
 const MAX_IDS: usize = 1000;
 
-/// A filter field read by the rules every route shares; problems go into `errors` by name.
+/// How a filter's fields are read, the same from a query string and from a body.
 struct FilterRules<'a> {
     state: &'a ApiState,
 }

@@ -228,6 +228,20 @@ async fn a_dead_step_result_fails_its_job_at_once_and_its_replay_records_it() {
     let done = app.wait_for_end(token(&user), id, PATIENCE).await;
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(step_results(&done), [json!(6)]);
+
+    // A stale copy dying late neither fails the finished job nor, replayed, reopens it: both
+    // happen in the transactions that store and replay it, so their effects are visible here.
+    bus.send(&topology.db.dead_letter_queue(), &dead)
+        .await
+        .unwrap();
+    app.wait_for_dead_letters(token(&admin), 1, PATIENCE).await;
+    let replayed = act(&app, token(&admin), "replay", json!({"filter": {}})).await;
+    assert_eq!(replayed.json::<Value>().await.unwrap()["replayed"], 1);
+    let still = app.get_my_jobs(token(&user)).await.remove(0);
+    assert_eq!(
+        (&still["status"], &still["version"]),
+        (&done["status"], &done["version"])
+    );
     bus.close().await;
 }
 
