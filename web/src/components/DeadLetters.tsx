@@ -1,22 +1,10 @@
-import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { Api, ApiError } from '../lib/api';
-import type { DeadLetter, DeadLetterCounts, DeadLetterFilter, DeadLetterSelection } from '../lib/types';
+import { useState, type FormEvent } from 'react';
+import { Api } from '../lib/api';
+import type { DeadLetterFilter } from '../lib/types';
+import { DEAD_LETTERS_POLL_MS, useDeadLetters } from '../state/deadLetters';
 import { fullTime, relativeTime } from './time';
 
-/** How often the counts and the list refresh while the page is visible. */
-export const DEAD_LETTERS_POLL_MS = 3000;
-const PAGE = 50;
-
 type Confirming = 'replay' | 'discard' | null;
-
-function plural(n: number, one: string): string {
-  return `${n.toLocaleString()} ${one}${n === 1 ? '' : 's'}`;
-}
-
-function describe(e: unknown, what: string): string {
-  if (e instanceof ApiError) return e.serverMessage ?? (e.isUnavailable ? `${what}: the server is unavailable right now.` : e.message);
-  return `${what} failed.`;
-}
 
 /** The filter form's fields as typed; parsed into a filter when applied. */
 interface Draft {
@@ -43,80 +31,14 @@ function parseDraft(d: Draft): DeadLetterFilter | string {
  * filter. Refreshes every few seconds, so the counts follow what the keeper stores.
  */
 export function DeadLetters({ api, pollMs = DEAD_LETTERS_POLL_MS }: { api: Api; pollMs?: number }) {
-  const [counts, setCounts] = useState<DeadLetterCounts | null>(null);
-  const [rows, setRows] = useState<DeadLetter[] | null>(null);
-  const [hasMore, setHasMore] = useState(false);
-  const [shown, setShown] = useState(PAGE);
-  const [filter, setFilter] = useState<DeadLetterFilter>({});
+  const { counts, rows, canShowMore, showMore, filter, setFilter, selected, toggle, setSelected, busy, notice, loadError, act } = useDeadLetters(api, pollMs);
   const [draft, setDraft] = useState<Draft>({ queue: '', jobId: '', reason: '' });
   const [draftError, setDraftError] = useState<string | null>(null);
-  const [selected, setSelected] = useState<Set<number>>(new Set());
   const [confirming, setConfirming] = useState<Confirming>(null);
-  const [busy, setBusy] = useState(false);
-  const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const generation = useRef(0);
 
-  const load = useCallback(
-    async (signal?: AbortSignal) => {
-      const mine = ++generation.current;
-      try {
-        const [c, page] = await Promise.all([api.deadLetterCounts(signal), api.deadLetters({ ...filter, limit: Math.min(shown, 500) }, signal)]);
-        if (mine !== generation.current) return;
-        setCounts(c);
-        setRows(page.deadLetters);
-        setHasMore(page.hasMore);
-        setLoadError(null);
-        const ids = new Set(page.deadLetters.map((d) => d.id));
-        setSelected((s) => new Set([...s].filter((id) => ids.has(id))));
-      } catch (e) {
-        if (signal?.aborted || mine !== generation.current) return;
-        setLoadError(describe(e, 'Loading the dead letters'));
-      }
-    },
-    [api, filter, shown],
-  );
-
-  useEffect(() => {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let ctrl: AbortController | null = null;
-    const tick = async () => {
-      if (stopped) return;
-      if (document.visibilityState !== 'hidden') {
-        ctrl = new AbortController();
-        await load(ctrl.signal);
-      }
-      if (!stopped) timer = setTimeout(tick, pollMs);
-    };
-    void tick();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-      ctrl?.abort();
-    };
-  }, [load, pollMs]);
-
-  const act = async (action: 'replay' | 'discard', selection: DeadLetterSelection) => {
-    setBusy(true);
-    setNotice(null);
-    try {
-      if (action === 'replay') {
-        const r = await api.replayDeadLetters(selection);
-        const skipped = r.notReplayable > 0 ? ` ${plural(r.notReplayable, 'dead letter')} cannot be replayed and stayed.` : '';
-        setNotice({ ok: true, text: `Replayed ${plural(r.replayed, 'dead letter')}.${skipped}` });
-      } else {
-        const r = await api.discardDeadLetters(selection);
-        setNotice({ ok: true, text: `Discarded ${plural(r.discarded, 'dead letter')}.` });
-      }
-      setSelected(new Set());
-    } catch (e) {
-      setNotice({ ok: false, text: describe(e, action === 'replay' ? 'The replay' : 'The discard') });
-    } finally {
-      setBusy(false);
-      setConfirming(null);
-      await load();
-    }
+  const run = async (...args: Parameters<typeof act>) => {
+    await act(...args);
+    setConfirming(null);
   };
 
   const apply = (e: FormEvent) => {
@@ -127,8 +49,6 @@ export function DeadLetters({ api, pollMs = DEAD_LETTERS_POLL_MS }: { api: Api; 
       return;
     }
     setDraftError(null);
-    setSelected(new Set());
-    setShown(PAGE);
     setFilter(parsed);
   };
 
@@ -136,17 +56,9 @@ export function DeadLetters({ api, pollMs = DEAD_LETTERS_POLL_MS }: { api: Api; 
     setDraft({ queue: '', jobId: '', reason: '' });
     setDraftError(null);
     setFilter({});
-    setShown(PAGE);
   };
 
   const filtered = Object.keys(filter).length > 0;
-  const toggle = (id: number) =>
-    setSelected((s) => {
-      const next = new Set(s);
-      if (next.has(id)) next.delete(id);
-      else next.add(id);
-      return next;
-    });
   const list = rows ?? [];
   const allSelected = list.length > 0 && list.every((d) => selected.has(d.id));
 
@@ -213,10 +125,10 @@ export function DeadLetters({ api, pollMs = DEAD_LETTERS_POLL_MS }: { api: Api; 
       </form>
 
       <div className="dl-actions" role="group" aria-label="Act on dead letters">
-        <button type="button" className="btn btn-primary btn-small" disabled={busy || selected.size === 0} onClick={() => act('replay', { ids: [...selected] })} data-testid="replay-selected">
+        <button type="button" className="btn btn-primary btn-small" disabled={busy || selected.size === 0} onClick={() => run('replay', { ids: [...selected] })} data-testid="replay-selected">
           Replay selected ({selected.size})
         </button>
-        <button type="button" className="btn btn-secondary btn-small" disabled={busy || selected.size === 0} onClick={() => act('discard', { ids: [...selected] })} data-testid="discard-selected">
+        <button type="button" className="btn btn-secondary btn-small" disabled={busy || selected.size === 0} onClick={() => run('discard', { ids: [...selected] })} data-testid="discard-selected">
           Discard selected ({selected.size})
         </button>
         {confirming === null ? (
@@ -231,7 +143,7 @@ export function DeadLetters({ api, pollMs = DEAD_LETTERS_POLL_MS }: { api: Api; 
         ) : (
           <span className="dl-confirm" role="alert">
             {confirming === 'replay' ? 'Replay' : 'Discard'} every dead letter {filtered ? 'matching the filter' : 'of every queue'}?{' '}
-            <button type="button" className="btn btn-primary btn-small" disabled={busy} onClick={() => act(confirming, { filter })} data-testid="confirm-all">
+            <button type="button" className="btn btn-primary btn-small" disabled={busy} onClick={() => run(confirming, { filter })} data-testid="confirm-all">
               Yes, {confirming} all
             </button>
             <button type="button" className="btn btn-ghost btn-small" onClick={() => setConfirming(null)}>
@@ -324,12 +236,12 @@ export function DeadLetters({ api, pollMs = DEAD_LETTERS_POLL_MS }: { api: Api; 
                       className="btn btn-primary btn-small"
                       disabled={busy || d.notReplayable !== null}
                       title={d.notReplayable ?? 'Put it back on its queue'}
-                      onClick={() => act('replay', { ids: [d.id] })}
+                      onClick={() => run('replay', { ids: [d.id] })}
                       data-testid="replay-one"
                     >
                       Replay
                     </button>
-                    <button type="button" className="btn btn-ghost btn-small" disabled={busy} onClick={() => act('discard', { ids: [d.id] })} data-testid="discard-one">
+                    <button type="button" className="btn btn-ghost btn-small" disabled={busy} onClick={() => run('discard', { ids: [d.id] })} data-testid="discard-one">
                       Discard
                     </button>
                   </td>
@@ -337,9 +249,9 @@ export function DeadLetters({ api, pollMs = DEAD_LETTERS_POLL_MS }: { api: Api; 
               ))}
             </tbody>
           </table>
-          {hasMore && shown < 500 && (
+          {canShowMore && (
             <div className="load-more">
-              <button type="button" className="btn btn-secondary btn-small" onClick={() => setShown((n) => Math.min(n + PAGE, 500))}>
+              <button type="button" className="btn btn-secondary btn-small" onClick={showMore}>
                 Show older
               </button>
             </div>
