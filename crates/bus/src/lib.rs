@@ -52,6 +52,9 @@ pub mod header {
     pub const ATTEMPTS: &str = "x-attempts";
     /// The work queue a dead-lettered message came from.
     pub const ORIGINAL_QUEUE: &str = "x-original-queue";
+    /// Epoch milliseconds of the publish: the AMQP `timestamp` is whole seconds, too coarse
+    /// for a delivery latency of a few milliseconds.
+    pub const SENT_MS: &str = "x-sent-ms";
 }
 
 /// Priority of interactive RPC requests: they overtake queued background work.
