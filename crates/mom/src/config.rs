@@ -59,6 +59,32 @@ pub struct Config {
     pub attempt_limits: crate::auth::AttemptLimits,
     /// Which browser origins may call the API and the socket gateway.
     pub cors_origins: CorsOrigins,
+    /// Where a worker, gateway or math service run on its own serves `/metrics`.
+    pub metrics_port: MetricsPort,
+}
+
+/// `METRICS_PORT`: unset (each service's default port), `off`, or a port (0: any free one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MetricsPort {
+    #[default]
+    ServiceDefault,
+    Off,
+    Port(u16),
+}
+
+impl std::str::FromStr for MetricsPort {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw.trim() {
+            "" => Ok(Self::ServiceDefault),
+            "off" => Ok(Self::Off),
+            port => port
+                .parse()
+                .map(Self::Port)
+                .map_err(|_| "expected a port (0-65535) or \"off\"".to_owned()),
+        }
+    }
 }
 
 impl Config {
@@ -105,6 +131,7 @@ impl Config {
                 per_address: var("AUTH_ATTEMPTS_PER_ADDRESS", "120")?,
             },
             cors_origins: var::<CorsOrigins>("CORS_ORIGINS", "")?,
+            metrics_port: var("METRICS_PORT", "")?,
             job_stall: match std::env::var("JOB_STALL_SECONDS") {
                 Ok(_) => match var::<u64>("JOB_STALL_SECONDS", "0")? {
                     0 => anyhow::bail!("invalid JOB_STALL_SECONDS=0: it must be at least 1"),
@@ -153,6 +180,7 @@ impl Config {
             },
             cors_origins: CorsOrigins::Panel,
             admin_emails: Vec::new(),
+            metrics_port: MetricsPort::ServiceDefault,
         }
     }
 
@@ -273,6 +301,16 @@ mod tests {
         assert!(error.contains("JWT_SECRET"), "{error}");
         config.jwt_secret = "a real secret".into();
         assert!(config.check_secret().is_ok());
+    }
+
+    #[test]
+    fn metrics_ports_parse_clearly() {
+        assert_eq!("".parse(), Ok(MetricsPort::ServiceDefault));
+        assert_eq!("off".parse(), Ok(MetricsPort::Off));
+        assert_eq!("0".parse(), Ok(MetricsPort::Port(0)));
+        assert_eq!("7071".parse(), Ok(MetricsPort::Port(7071)));
+        assert!("70710".parse::<MetricsPort>().is_err());
+        assert!("on".parse::<MetricsPort>().is_err());
     }
 
     #[test]

@@ -30,6 +30,7 @@ use tracing::info;
 use crate::auth::{Attempts, Sessions, Tokens};
 use crate::config::Config;
 use crate::messages::{DbCommand, DbReply};
+use crate::meters::queues::QueueSampler;
 use crate::topology::Topology;
 use crate::wiring::Backing;
 use error::ApiError;
@@ -46,6 +47,8 @@ pub struct ApiState {
     pub tokens: Tokens,
     pub topology: Topology,
     pub http: reqwest::Client,
+    /// Queue depths for `/metrics` and the System page, sampled in the background.
+    pub queues: QueueSampler,
 }
 
 impl ApiState {
@@ -73,6 +76,7 @@ impl ApiState {
         };
         Ok(Some(Self {
             config: Arc::new(config.clone()),
+            queues: QueueSampler::new(bus.clone(), topology.clone()),
             bus,
             pool,
             attempts: Attempts::new(
@@ -118,7 +122,7 @@ impl ApiState {
             Err(RpcError::Remote(_)) => "remote_error",
             Err(RpcError::Decode(_)) => "decode_error",
         };
-        metrics::histogram!("mom_rpc_duration_seconds", "kind" => kind, "outcome" => outcome)
+        metrics::histogram!(crate::meters::name::RPC_DURATION, "kind" => kind, "outcome" => outcome)
             .record(started.elapsed().as_secs_f64());
         reply.map_err(|e| match e {
             RpcError::Timeout(_) => ApiError::Timeout(format!(
@@ -206,6 +210,7 @@ pub async fn run(
         return Ok(());
     };
     let bus = state.bus.clone();
+    tokio::spawn(state.queues.clone().run(shutdown.clone()));
     info!(address = %listener.local_addr()?, "api listening");
     let stopping = shutdown.clone();
     let app = router(state).layer(axum::middleware::from_fn(move |request, next| {

@@ -1,4 +1,5 @@
-//! What happens under the water: `/system/queues` for the panel's System page, `/health`.
+//! What happens under the water: `/system/queues` and `/system/history` for the panel's
+//! System page, `/health`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -39,35 +40,36 @@ struct QueueRow {
     dead_letters: u64,
 }
 
-/// The work queues of this system (admins only). From the RabbitMQ management API when it answers (rates
-/// included), else from passive declarations (depths and consumers only).
+/// The work queues of this system (admins only), and this process's consumers as the bus
+/// counts them. From the RabbitMQ management API when it answers (rates included), else from
+/// the API's periodic sample (rates from this process's own publish and delivery counters).
 async fn queues(State(state): State<ApiState>, _admin: AdminUser) -> Result<Json<Value>, ApiError> {
+    let consumers = mom_bus::health::process_consumers();
     if let Some(rows) = from_management(&state).await {
-        return Ok(Json(json!({ "source": "management", "queues": rows })));
+        return Ok(Json(
+            json!({ "source": "management", "queues": rows, "consumers": consumers }),
+        ));
     }
-    let mut rows = Vec::new();
-    for queue in state.topology.queues() {
-        let stats = state.bus.queue_stats(&queue.name).await.map_err(|e| {
+    let sampled =
+        state.queues.latest().await.map_err(|e| {
             ApiError::Unavailable(format!("the message broker is unavailable: {e}"))
         })?;
-        let dead = state
-            .bus
-            .queue_stats(&queue.dead_letter_queue())
-            .await
-            .map(|s| s.messages)
-            .unwrap_or(0);
-        rows.push(QueueRow {
-            name: queue.name.clone(),
-            messages: u64::from(stats.messages),
-            messages_ready: u64::from(stats.messages),
+    let rows: Vec<QueueRow> = sampled
+        .into_iter()
+        .map(|(queue, rates)| QueueRow {
+            name: queue.name,
+            messages: queue.messages,
+            messages_ready: queue.messages,
             messages_unacked: 0,
-            consumers: u64::from(stats.consumers),
-            publish_rate: None,
-            deliver_rate: None,
-            dead_letters: u64::from(dead),
-        });
-    }
-    Ok(Json(json!({ "source": "declare", "queues": rows })))
+            consumers: queue.consumers,
+            publish_rate: rates.map(|r| r.publish),
+            deliver_rate: rates.map(|r| r.deliver),
+            dead_letters: queue.dead_letters,
+        })
+        .collect();
+    Ok(Json(
+        json!({ "source": "counters", "queues": rows, "consumers": consumers }),
+    ))
 }
 
 async fn from_management(state: &ApiState) -> Option<Vec<QueueRow>> {

@@ -1,17 +1,51 @@
 //! Prometheus metrics. One recorder per process, installed before any service starts; any
-//! module records with the `metrics` macros (`metrics::counter!("mom_x_total", "label" =>
-//! value).increment(1)`) and `GET /metrics` on the API renders everything the process holds.
+//! module records with the `metrics` macros (`metrics::counter!(name::X, "label" =>
+//! value).increment(1)`) and `GET /metrics` renders everything the process holds: on the API
+//! port, or on a service's own metrics port when it runs alone ([`serve`]).
+//!
+//! Labels stay bounded: routes are patterns, queues are the system's few, methods and
+//! statuses are enums — never a job id, a user id or a reply-to name.
+//!
+//! - [`queues`]: queue depths and consumer counts, sampled periodically, never per request.
+
+pub mod queues;
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{info, warn};
 
-/// Latency buckets in seconds, from a cache hit to the RPC timeout and a slow math call.
-const LATENCY_BUCKETS: [f64; 14] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+/// Every metric name mom records, in one place (the README has the table with labels).
+pub mod name {
+    pub const HTTP_REQUESTS: &str = "mom_http_requests_total";
+    pub const HTTP_DURATION: &str = "mom_http_request_duration_seconds";
+    pub const RPC_DURATION: &str = "mom_rpc_duration_seconds";
+    pub const SOCKET_CONNECTIONS: &str = "mom_socket_connections";
+    /// Jobs that reached a final status, by `status`.
+    pub const JOBS_FINISHED: &str = "mom_jobs_finished_total";
+    /// Created → finished, by final `status`.
+    pub const JOB_DURATION: &str = "mom_job_duration_seconds";
+    /// One call of the math service by a step, by `method` and `outcome`.
+    pub const STEP_DURATION: &str = "mom_math_step_duration_seconds";
+    /// Outbox rows not yet published and deleted, counted by the relay's tick.
+    pub const OUTBOX_BACKLOG: &str = "mom_outbox_backlog";
+    pub const OUTBOX_OLDEST: &str = "mom_outbox_oldest_seconds";
+    /// Ready messages and consumers of each queue (dead-letter queues included), sampled.
+    pub const QUEUE_MESSAGES: &str = "mom_queue_messages";
+    pub const QUEUE_CONSUMERS: &str = "mom_queue_consumers";
+    /// Confirmed publishes of this process to each queue.
+    pub const PUBLISHED: &str = "mom_bus_published_total";
+    /// A job event's publish → its emit to a socket, by event `kind`.
+    pub const EVENT_DELIVERY: &str = "mom_event_delivery_seconds";
+}
+
+/// Latency buckets in seconds, from a cache hit to the RPC timeout, a slow math call and a
+/// job of several slow steps.
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -47,6 +81,9 @@ pub async fn upkeep(shutdown: CancellationToken) {
 pub fn render() -> String {
     record_bus_consumers();
     record_math_calls();
+    for (queue, count) in mom_bus::health::process_published_all() {
+        metrics::counter!(name::PUBLISHED, "queue" => queue).absolute(count);
+    }
     install().render()
 }
 
@@ -55,6 +92,29 @@ fn record_math_calls() {
     let calls = mom_math::call_counts();
     metrics::counter!("mom_math_calls_total", "outcome" => "answered").absolute(calls.answered);
     metrics::counter!("mom_math_calls_total", "outcome" => "abandoned").absolute(calls.abandoned);
+}
+
+/// `GET /metrics` alone, for a service run on its own (`METRICS_PORT`), until `shutdown`.
+pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    install();
+    tokio::spawn(upkeep(shutdown.clone()));
+    info!(address = %listener.local_addr()?, "metrics listening on /metrics");
+    let app = axum::Router::new().route("/metrics", axum::routing::get(text));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// Everything this process records, in the Prometheus text format.
+pub async fn text() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        render(),
+    )
 }
 
 /// Copies each consumer's counters (kept by `mom-bus` for health) into the registry at scrape
