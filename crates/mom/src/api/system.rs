@@ -15,6 +15,7 @@ use super::ApiState;
 pub fn router() -> Router<ApiState> {
     Router::new()
         .route("/system/queues", get(queues))
+        .route("/system/history", get(history))
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
 }
@@ -70,6 +71,21 @@ async fn queues(State(state): State<ApiState>, _admin: AdminUser) -> Result<Json
     Ok(Json(
         json!({ "source": "counters", "queues": rows, "consumers": consumers }),
     ))
+}
+
+/// Minutes in `/system/history`: the last hour.
+const HISTORY_MINUTES: i32 = 60;
+
+/// Per-minute job throughput and duration percentiles of the last hour (admins only), from
+/// PostgreSQL, which every API node shares and which survives restarts.
+async fn history(
+    State(state): State<ApiState>,
+    _admin: AdminUser,
+) -> Result<Json<Value>, ApiError> {
+    let minutes = crate::store::history::per_minute(&state.pool, HISTORY_MINUTES)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "minutes": minutes })))
 }
 
 async fn from_management(state: &ApiState) -> Option<Vec<QueueRow>> {

@@ -1,6 +1,7 @@
 //! PostgreSQL: connection (creating the database on first use), migrations, and one module
 //! per table. Only the worker writes; the API and the socket gateway read.
 
+pub mod history;
 pub mod jobs;
 pub mod outbox;
 pub mod users;
