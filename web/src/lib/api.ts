@@ -1,4 +1,4 @@
-import type { Job, JobPage, JobStatus, LoginObject, QueuesReport, SafeUser } from './types';
+import type { Job, JobPage, JobStatus, LoginObject, HistoryReport, QueuesReport, SafeUser } from './types';
 
 export type ApiErrorKind = 'http' | 'network' | 'timeout';
 
@@ -254,5 +254,9 @@ export class Api {
 
   queues(signal?: AbortSignal) {
     return this.request<QueuesReport>('GET', '/system/queues', { auth: true, signal, timeoutMs: 5000 });
+  }
+
+  history(signal?: AbortSignal) {
+    return this.request<HistoryReport>('GET', '/system/history', { auth: true, signal, timeoutMs: 10000 });
   }
 }
