@@ -40,7 +40,11 @@ pub async fn run(
     let app = mom_math::router(MathConfig {
         max_delay: config.math_max_delay,
         fail_percent: config.math_fail_percent,
-    });
+    })
+    .layer(axum::middleware::from_fn_with_state(
+        "math",
+        crate::meters::http::track,
+    ));
     serve(listener, app, shutdown).await
 }
 

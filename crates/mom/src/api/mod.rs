@@ -157,7 +157,10 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn(close_after_refused_body))
-        .layer(axum::middleware::from_fn(observe::track))
+        .layer(axum::middleware::from_fn_with_state(
+            "api",
+            crate::meters::http::track,
+        ))
         .layer(state.config.cors_origins.api_layer(state.config.panel_port))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

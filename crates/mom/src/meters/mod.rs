@@ -6,8 +6,10 @@
 //! Labels stay bounded: routes are patterns, queues are the system's few, methods and
 //! statuses are enums — never a job id, a user id or a reply-to name.
 //!
+//! - [`http`]: per-request metrics of the services that serve HTTP.
 //! - [`queues`]: queue depths and consumer counts, sampled periodically, never per request.
 
+pub mod http;
 pub mod queues;
 
 use std::sync::OnceLock;

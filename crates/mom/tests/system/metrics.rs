@@ -41,7 +41,12 @@ async fn metrics_move_when_requests_and_a_job_run() {
     let app = spawn_app().await;
     let login = app.new_user().await;
     let token = login["accessToken"].as_str().unwrap();
-    let created = [("route", "/job"), ("method", "POST"), ("status", "201")];
+    let created = [
+        ("service", "api"),
+        ("route", "/job"),
+        ("method", "POST"),
+        ("status", "201"),
+    ];
     let listed = [("route", "/job/my"), ("status", "200")];
     let before = scrape(&app).await;
 
@@ -110,6 +115,16 @@ async fn metrics_move_when_requests_and_a_job_run() {
             "{method}"
         );
     }
+    // The math service counts its own requests, by route pattern: one per step.
+    let math_calls = [
+        ("service", "math"),
+        ("route", "/{method}/{numbers}"),
+        ("status", "200"),
+    ];
+    assert!(
+        sample(&after, "mom_http_requests_total", &math_calls)
+            >= sample(&before, "mom_http_requests_total", &math_calls) + 3.0
+    );
     // The relay published the three math tasks, confirmed.
     assert!(sample(&text, "mom_bus_published_total", &[("queue", &math_queue)]) >= 3.0);
 
