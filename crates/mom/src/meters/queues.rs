@@ -77,10 +77,17 @@ impl QueueSampler {
         }
     }
 
-    /// The latest sample with the rates since the one before (`None` after the first), or a
-    /// fresh sample when there is none yet.
+    /// The latest sample with the rates since the one before (`None` after the first). A
+    /// fresh sample when there is none yet or the last is stale (the timer's samples have been
+    /// failing): an unreachable broker is then an error, never old figures shown as current.
     pub async fn latest(&self) -> Result<Vec<(QueueSample, Option<Rates>)>, BusError> {
-        if self.samples.lock().expect("samples poisoned").is_empty() {
+        let stale = self
+            .samples
+            .lock()
+            .expect("samples poisoned")
+            .last()
+            .is_none_or(|sample| sample.at.elapsed() > EVERY * 3);
+        if stale {
             self.sample().await?;
         }
         let samples = self.samples.lock().expect("samples poisoned");
