@@ -72,6 +72,17 @@ pub enum MetricsPort {
     Port(u16),
 }
 
+/// As `METRICS_PORT` is written, so a child process can be given the same setting.
+impl std::fmt::Display for MetricsPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ServiceDefault => Ok(()),
+            Self::Off => f.write_str("off"),
+            Self::Port(port) => write!(f, "{port}"),
+        }
+    }
+}
+
 impl std::str::FromStr for MetricsPort {
     type Err = String;
 
@@ -311,6 +322,13 @@ mod tests {
         assert_eq!("7071".parse(), Ok(MetricsPort::Port(7071)));
         assert!("70710".parse::<MetricsPort>().is_err());
         assert!("on".parse::<MetricsPort>().is_err());
+        for port in [
+            MetricsPort::ServiceDefault,
+            MetricsPort::Off,
+            MetricsPort::Port(7071),
+        ] {
+            assert_eq!(port.to_string().parse(), Ok(port));
+        }
     }
 
     #[test]
