@@ -388,7 +388,7 @@ async function api(req, res) {
     emitToOwner(job, 'job:cancelled', plain(job));
     return send(res, 200, plain(job));
   }
-  const needsAuth = ['GET /renew-token', 'GET /logout', 'GET /auth-test', 'POST /job', 'GET /job/my', 'GET /system/queues', 'GET /user', 'GET /admin/dead-letters', 'GET /admin/dead-letters/counts', 'POST /admin/dead-letters/replay', 'POST /admin/dead-letters/discard'];
+  const needsAuth = ['GET /renew-token', 'GET /logout', 'GET /auth-test', 'POST /job', 'GET /job/my', 'GET /system/queues', 'GET /system/history', 'GET /user', 'GET /admin/dead-letters', 'GET /admin/dead-letters/counts', 'POST /admin/dead-letters/replay', 'POST /admin/dead-letters/discard'];
   if (!needsAuth.includes(route)) return send(res, 404, { statusCode: 404, error: 'Not Found', message: `Cannot ${req.method} ${path}` });
   if (!auth.user) return send(res, 401, unauthorized(auth.message));
   const user = auth.user;
@@ -466,6 +466,32 @@ async function api(req, res) {
       return send(res, 200, { replayed: 0, notReplayable: 0 });
     case 'POST /admin/dead-letters/discard':
       return send(res, 200, { discarded: 0 });
+    case 'GET /system/history': {
+      // The last hour per minute, from the jobs in memory, shaped as mom's API answers it.
+      const start = Math.floor(Date.now() / 60000) * 60000 - 59 * 60000;
+      const minutes = Array.from({ length: 60 }, (_, i) => ({ at: start + i * 60000, created: 0, finished: {}, seconds: [] }));
+      const bucket = (iso) => minutes[Math.floor((Date.parse(iso) - start) / 60000)];
+      for (const job of jobs.values()) {
+        const created = bucket(job.createdAt);
+        if (created) created.created += 1;
+        const ended = job.finishedAt && bucket(job.finishedAt);
+        if (ended) {
+          ended.finished[job.status] = (ended.finished[job.status] ?? 0) + 1;
+          ended.seconds.push((Date.parse(job.finishedAt) - Date.parse(job.createdAt)) / 1000);
+        }
+      }
+      const pct = (xs, p) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] : null);
+      return send(res, 200, {
+        minutes: minutes.map((m) => ({
+          minute: new Date(m.at).toISOString(),
+          created: m.created,
+          finished: m.finished,
+          p50Seconds: pct(m.seconds, 0.5),
+          p95Seconds: pct(m.seconds, 0.95),
+          p99Seconds: pct(m.seconds, 0.99),
+        })),
+      });
+    }
   }
   return send(res, 404, { statusCode: 404, error: 'Not Found', message: `Cannot ${req.method} ${path}` });
 }

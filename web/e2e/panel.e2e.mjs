@@ -201,6 +201,20 @@ test('panel: register, log in, order a job, watch it live, system page, sign out
     await page.getByTestId('queue-row').first().waitFor();
     assert.ok((await page.getByTestId('queue-row').count()) >= 1);
     await page.waitForTimeout(2500); // one refresh, so the depth sparklines have two points
+    // The last hour from PostgreSQL: the job this test ordered is in the charts.
+    const throughput = page.getByTestId('chart-throughput');
+    await throughput.waitFor();
+    // A point for every minute of the hour (times out otherwise).
+    await page.waitForFunction(() => {
+      const d = document.querySelector('[data-testid="chart-throughput"] path[data-series="created"]')?.getAttribute('d') ?? '';
+      return (d.match(/[ML]/g) ?? []).length === 60;
+    });
+    const done = await throughput.locator('path[data-series="done"]').getAttribute('d');
+    assert.ok(done && done.startsWith('M'), 'a line for finished jobs');
+    const latency = await page.getByTestId('chart-latency').locator('path[data-series="p50"]').getAttribute('d');
+    assert.ok(latency && latency.startsWith('M'), 'the finished job has a duration point');
+    assert.ok((await page.getByTestId('consumer-row').count()) >= 2, 'the db and math consumers of mom up');
+    assert.equal(await page.getByTestId('no-consumer-warning').count(), 0, 'every queue has a consumer');
     await shot(page, '08-system');
   });
 

@@ -1,5 +1,6 @@
 //! What the bus knows about its own health, for health endpoints and the System page.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -78,6 +79,40 @@ pub fn process_consumers() -> Vec<ConsumerHealth> {
     }
     merged.sort_by(|a, b| a.queue.cmp(&b.queue));
     merged
+}
+
+/// Confirmed publishes of this process straight to a queue, by queue name: with the
+/// consumers' counters, the publish and deliver rates when no management API tells them.
+static PROCESS_PUBLISHED: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+
+pub(crate) fn count_published(queue: &str) {
+    let mut all = PROCESS_PUBLISHED.lock().expect("publish counts poisoned");
+    match all.get_mut(queue) {
+        Some(count) => *count += 1,
+        None => {
+            all.insert(queue.to_owned(), 1);
+        }
+    }
+}
+
+/// How many messages this process has published to `queue` (confirmed by the broker).
+pub fn process_published(queue: &str) -> u64 {
+    PROCESS_PUBLISHED
+        .lock()
+        .expect("publish counts poisoned")
+        .get(queue)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Every queue this process has published to, with its count, ordered by name.
+pub fn process_published_all() -> Vec<(String, u64)> {
+    PROCESS_PUBLISHED
+        .lock()
+        .expect("publish counts poisoned")
+        .iter()
+        .map(|(queue, count)| (queue.clone(), *count))
+        .collect()
 }
 
 /// Live counters of one consumer, shared between its tasks and the health snapshot.

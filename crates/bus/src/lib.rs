@@ -56,6 +56,9 @@ pub mod header {
     pub const FIRST_FAILED_MS: &str = "x-first-failed-ms";
     /// Epoch milliseconds when a message was dead-lettered.
     pub const FAILED_AT_MS: &str = "x-failed-at-ms";
+    /// Epoch milliseconds of the publish: the AMQP `timestamp` is whole seconds, too coarse
+    /// for a delivery latency of a few milliseconds.
+    pub const SENT_MS: &str = "x-sent-ms";
 }
 
 /// Priority of interactive RPC requests: they overtake queued background work.

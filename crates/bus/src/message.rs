@@ -100,6 +100,11 @@ impl Outgoing {
             header::TRACEPARENT.into(),
             AMQPValue::LongString(self.traceparent.as_str().into()),
         );
+        let now = now_millis();
+        headers.insert(
+            header::SENT_MS.into(),
+            AMQPValue::LongLongInt(i64::try_from(now).unwrap_or(i64::MAX)),
+        );
         for (name, value) in &self.headers {
             headers.insert(
                 short(name),
@@ -112,7 +117,7 @@ impl Outgoing {
             .with_priority(self.priority)
             .with_message_id(short(&self.message_id))
             .with_type(short(&self.kind))
-            .with_timestamp(now_millis() / 1000)
+            .with_timestamp(now / 1000)
             .with_headers(headers);
         if let Some(id) = &self.correlation_id {
             properties = properties.with_correlation_id(short(id));
@@ -135,6 +140,9 @@ pub struct Context {
     pub traceparent: Option<String>,
     /// When the RPC caller stops waiting; handlers may give up early after it.
     pub deadline: Option<SystemTime>,
+    /// When the message was published (to the millisecond when the publisher sent
+    /// [`header::SENT_MS`], else the AMQP timestamp's second).
+    pub sent_at: Option<SystemTime>,
     pub reply_to: Option<String>,
     pub routing_key: String,
     pub redelivered: bool,
@@ -180,6 +188,9 @@ impl Context {
             priority: properties.priority().unwrap_or(0),
             attempt: 1,
             max_attempts: 1,
+            sent_at: properties
+                .timestamp()
+                .map(|secs| UNIX_EPOCH + Duration::from_secs(secs)),
             ..Context::default()
         };
         let Some(headers) = properties.headers() else {
@@ -194,6 +205,12 @@ impl Context {
                         .map(|ms: i64| UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64));
                 }
                 header::TRACEPARENT => context.traceparent = as_text(value),
+                header::SENT_MS => {
+                    if let Some(ms) = as_int(value) {
+                        context.sent_at =
+                            Some(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64));
+                    }
+                }
                 other => {
                     if let Some(text) = as_text(value) {
                         context.headers.insert(other.to_owned(), text);
@@ -280,6 +297,8 @@ mod tests {
             Some("v")
         );
         assert_eq!(context.trace_id().len(), 32);
+        let age = context.sent_at.unwrap().elapsed().unwrap_or_default();
+        assert!(age < Duration::from_secs(5), "sent_at is now, to the ms");
     }
 
     #[test]

@@ -105,7 +105,13 @@ impl Publisher {
             }
             .await;
             match result {
-                Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => return Ok(()),
+                Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => {
+                    // Queue names only: a reply-to name is one per caller, an unbounded label.
+                    if route.exchange.is_empty() && !route.routing_key.starts_with("amq.") {
+                        crate::health::count_published(route.routing_key);
+                    }
+                    return Ok(());
+                }
                 Ok(Confirmation::Ack(Some(_returned))) => {
                     return Err(BusError::Unroutable(route.routing_key.to_owned()))
                 }

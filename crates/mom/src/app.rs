@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::config::Config;
+use crate::config::{Config, MetricsPort};
 
 /// Cancels the returned token on SIGINT or SIGTERM.
 pub fn shutdown_on_signal() -> CancellationToken {
@@ -51,6 +51,114 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     crate::store::migrate(&pool).await?;
     info!("migrations applied");
     Ok(())
+}
+
+/// A service run on its own process (`mom api`, `mom worker`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    Api,
+    Worker,
+    Socket,
+    Math,
+    Panel,
+}
+
+impl Service {
+    /// Its metrics port when `METRICS_PORT` is unset. The API serves `/metrics` on its own
+    /// port and the panel records nothing, so neither has one.
+    pub fn default_metrics_port(self) -> Option<u16> {
+        match self {
+            Self::Worker => Some(7071),
+            Self::Socket => Some(7081),
+            Self::Math => Some(7091),
+            Self::Api | Self::Panel => None,
+        }
+    }
+
+    fn metrics_port(self, config: &Config) -> Option<u16> {
+        match (self, config.metrics_port) {
+            (Self::Api, _) | (_, MetricsPort::Off) => None,
+            (_, MetricsPort::Port(port)) => Some(port),
+            (_, MetricsPort::ServiceDefault) => self.default_metrics_port(),
+        }
+    }
+}
+
+/// One service on its own: its listener (the worker has none) and its metrics listener.
+pub struct Alone {
+    pub service: Service,
+    pub config: Config,
+    listener: Option<TcpListener>,
+    metrics: Option<TcpListener>,
+}
+
+impl Alone {
+    /// Binds the service's port and its metrics port (0 picks free ones).
+    pub async fn bind(config: Config, service: Service) -> anyhow::Result<Self> {
+        let port = match service {
+            Service::Api => Some(config.api_port),
+            Service::Socket => Some(config.socket_port),
+            Service::Math => Some(config.math_port),
+            Service::Panel => Some(config.panel_port),
+            Service::Worker => None,
+        };
+        let listener = match port {
+            Some(port) => Some(bind(&config, port).await?),
+            None => None,
+        };
+        let metrics = match service.metrics_port(&config) {
+            Some(port) => Some(bind(&config, port).await?),
+            None => None,
+        };
+        Ok(Self {
+            service,
+            config,
+            listener,
+            metrics,
+        })
+    }
+
+    /// Where `/metrics` is served apart from the service, if it is.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref()?.local_addr().ok()
+    }
+
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.listener.as_ref()?.local_addr().ok()
+    }
+
+    /// Runs the service until `shutdown`; its metrics endpoint stops with it.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        crate::meters::install();
+        let Self {
+            service,
+            config,
+            listener,
+            metrics,
+        } = self;
+        let metrics_stop = CancellationToken::new();
+        let metrics = async {
+            match metrics {
+                Some(listener) => crate::meters::serve(listener, metrics_stop.clone()).await,
+                None => Ok(()),
+            }
+        };
+        let serving = async {
+            let result = match (service, listener) {
+                (Service::Worker, _) => crate::worker::run(config, shutdown).await,
+                (Service::Api, Some(l)) => crate::api::run(config, l, shutdown).await,
+                (Service::Socket, Some(l)) => crate::socket::run(config, l, shutdown).await,
+                (Service::Math, Some(l)) => crate::math::run(config, l, shutdown).await,
+                (Service::Panel, Some(l)) => crate::panel::run(config, l, shutdown).await,
+                (_, None) => unreachable!("bind gives every service but the worker a listener"),
+            };
+            // Scrapable until the service has drained, then gone.
+            metrics_stop.cancel();
+            result
+        };
+        let (served, metrics) = tokio::join!(serving, metrics);
+        served.and(metrics)
+    }
 }
 
 /// The whole system in one process: every service on its own listener.

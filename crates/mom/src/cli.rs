@@ -21,11 +21,12 @@ pub struct Cli {
 pub enum Command {
     /// REST API (port API_PORT, default 7070).
     Api,
-    /// db and math consumers and the outbox relay.
+    /// db and math consumers and the outbox relay (metrics on METRICS_PORT, default 7071).
     Worker,
-    /// socket.io gateway (port SOCKET_PORT, default 7080).
+    /// socket.io gateway (port SOCKET_PORT, default 7080; metrics on METRICS_PORT, default 7081).
     Socket,
-    /// The stand-in external math service (port MATH_PORT, default 7090).
+    /// The stand-in external math service (port MATH_PORT, default 7090; metrics on
+    /// METRICS_PORT, default 7091).
     Math,
     /// The web panel (port PANEL_PORT, default 9090), serving PANEL_DIR (default web/dist).
     Panel,
@@ -65,52 +66,29 @@ pub async fn run_with(cli: Cli, config: Config) -> anyhow::Result<()> {
         config.check_secret()?;
     }
     let shutdown = app::shutdown_on_signal();
-    match cli.command {
-        Command::Api => {
-            crate::api::run(
-                config.clone(),
-                app::bind(&config, config.api_port).await?,
-                shutdown,
-            )
-            .await
-        }
-        Command::Worker => crate::worker::run(config, shutdown).await,
-        Command::Socket => {
-            crate::socket::run(
-                config.clone(),
-                app::bind(&config, config.socket_port).await?,
-                shutdown,
-            )
-            .await
-        }
-        Command::Math => {
-            crate::math::run(
-                config.clone(),
-                app::bind(&config, config.math_port).await?,
-                shutdown,
-            )
-            .await
-        }
-        Command::Panel => {
-            crate::panel::run(
-                config.clone(),
-                app::bind(&config, config.panel_port).await?,
-                shutdown,
-            )
-            .await
-        }
-        Command::Migrate => app::migrate(&config).await,
-        Command::Admin { ref action } => admin(&config, action).await,
+    let service = match cli.command {
+        Command::Api => app::Service::Api,
+        Command::Worker => app::Service::Worker,
+        Command::Socket => app::Service::Socket,
+        Command::Math => app::Service::Math,
+        Command::Panel => app::Service::Panel,
+        Command::Migrate => return app::migrate(&config).await,
+        Command::Admin { ref action } => return admin(&config, action).await,
         Command::Up => {
             let system = app::System::bind(config).await?;
             let addresses = system.addresses()?;
             tracing::info!(
                 api = %addresses.api, socket = %addresses.socket, math = %addresses.math, panel = %addresses.panel,
-                "mom is up; open the panel at http://{}", addresses.panel
+                "mom is up; open the panel at http://{}; metrics on http://{}/metrics", addresses.panel, addresses.api
             );
-            system.run(shutdown).await
+            return system.run(shutdown).await;
         }
+    };
+    let alone = app::Alone::bind(config, service).await?;
+    if let Some(address) = alone.metrics_address() {
+        tracing::info!(%address, "metrics on http://{address}/metrics");
     }
+    alone.run(shutdown).await
 }
 
 /// `mom admin grant|revoke EMAIL`: an error (exit code 1) says why nothing changed.

@@ -62,6 +62,8 @@ pub struct Config {
     /// A fault the math service injects, for tests that need a step to fail and then recover
     /// (`MATH_FAULT`); never set in production.
     pub math_fault: Option<MathFault>,
+    /// Where a worker, gateway or math service run on its own serves `/metrics`.
+    pub metrics_port: MetricsPort,
 }
 
 /// `MATH_FAULT=METHOD:N`: the math service answers 503 to the first `N` calls of each distinct
@@ -86,6 +88,41 @@ impl MathFault {
             .parse()
             .with_context(|| format!("invalid MATH_FAULT={raw:?}: N must be a whole number"))?;
         Ok(Self { method, failures })
+    }
+}
+
+/// `METRICS_PORT`: unset (each service's default port), `off`, or a port (0: any free one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MetricsPort {
+    #[default]
+    ServiceDefault,
+    Off,
+    Port(u16),
+}
+
+/// As `METRICS_PORT` is written, so a child process can be given the same setting.
+impl std::fmt::Display for MetricsPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ServiceDefault => Ok(()),
+            Self::Off => f.write_str("off"),
+            Self::Port(port) => write!(f, "{port}"),
+        }
+    }
+}
+
+impl std::str::FromStr for MetricsPort {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw.trim() {
+            "" => Ok(Self::ServiceDefault),
+            "off" => Ok(Self::Off),
+            port => port
+                .parse()
+                .map(Self::Port)
+                .map_err(|_| "expected a port (0-65535) or \"off\"".to_owned()),
+        }
     }
 }
 
@@ -133,6 +170,7 @@ impl Config {
                 per_address: var("AUTH_ATTEMPTS_PER_ADDRESS", "120")?,
             },
             cors_origins: var::<CorsOrigins>("CORS_ORIGINS", "")?,
+            metrics_port: var("METRICS_PORT", "")?,
             job_stall: match std::env::var("JOB_STALL_SECONDS") {
                 Ok(_) => match var::<u64>("JOB_STALL_SECONDS", "0")? {
                     0 => anyhow::bail!("invalid JOB_STALL_SECONDS=0: it must be at least 1"),
@@ -186,6 +224,7 @@ impl Config {
             cors_origins: CorsOrigins::Panel,
             admin_emails: Vec::new(),
             math_fault: None,
+            metrics_port: MetricsPort::ServiceDefault,
         }
     }
 
@@ -314,6 +353,23 @@ mod tests {
         assert_eq!((fault.method.as_str(), fault.failures), ("divide", 2));
         for bad in ["divide", "pow:2", "divide:-1", "divide:x"] {
             assert!(MathFault::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn metrics_ports_parse_clearly() {
+        assert_eq!("".parse(), Ok(MetricsPort::ServiceDefault));
+        assert_eq!("off".parse(), Ok(MetricsPort::Off));
+        assert_eq!("0".parse(), Ok(MetricsPort::Port(0)));
+        assert_eq!("7071".parse(), Ok(MetricsPort::Port(7071)));
+        assert!("70710".parse::<MetricsPort>().is_err());
+        assert!("on".parse::<MetricsPort>().is_err());
+        for port in [
+            MetricsPort::ServiceDefault,
+            MetricsPort::Off,
+            MetricsPort::Port(7071),
+        ] {
+            assert_eq!(port.to_string().parse(), Ok(port));
         }
     }
 

@@ -54,6 +54,11 @@ pub async fn run(
         );
         app = with_fault(app, fault);
     }
+    // Outermost, so the calls a fault refuses are counted too.
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        "math",
+        crate::meters::http::track,
+    ));
     serve(listener, app, shutdown).await
 }
 

@@ -4,6 +4,7 @@ import type {
   DeadLetterFilter,
   DeadLetterPage,
   DeadLetterSelection,
+  HistoryReport,
   Job,
   JobPage,
   JobStatus,
@@ -299,5 +300,9 @@ export class Api {
 
   queues(signal?: AbortSignal) {
     return this.request<QueuesReport>('GET', '/system/queues', { auth: true, signal, timeoutMs: 5000 });
+  }
+
+  history(signal?: AbortSignal) {
+    return this.request<HistoryReport>('GET', '/system/history', { auth: true, signal, timeoutMs: 10000 });
   }
 }

@@ -67,9 +67,37 @@ export interface QueueInfo {
   deadLetters: number | null;
 }
 
+/** One bus consumer of the API's process, as the bus counts it (`/system/queues`). */
+export interface ConsumerHealth {
+  queue: string;
+  attached: boolean;
+  inFlight: number;
+  handled: number;
+  retried: number;
+  deadLettered: number;
+  stallRecoveries: number;
+  millisSinceLastDelivery: number | null;
+}
+
 export interface QueuesReport {
-  source: 'management' | 'declare' | string;
+  /** `management`: the RabbitMQ management API; `counters`: the API's sample and mom's own counters. */
+  source: 'management' | 'counters' | string;
   queues: QueueInfo[];
+  consumers?: ConsumerHealth[];
+}
+
+/** One minute of `GET /system/history`. `finished` maps each final status to its count. */
+export interface HistoryMinute {
+  minute: string;
+  created: number;
+  finished: Record<string, number>;
+  p50Seconds: number | null;
+  p95Seconds: number | null;
+  p99Seconds: number | null;
+}
+
+export interface HistoryReport {
+  minutes: HistoryMinute[];
 }
 
 /** A message a work queue gave up on, as `GET /admin/dead-letters` lists it. */

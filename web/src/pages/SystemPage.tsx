@@ -1,8 +1,9 @@
 import { DeadLetters } from '../components/DeadLetters';
+import { ConsumerTable, HistoryCharts, QueueWarnings } from '../components/Charts';
 import { Page } from '../components/Page';
 import type { QueueInfo } from '../lib/types';
 import { usePanel } from '../state/PanelState';
-import { QUEUE_HISTORY, useQueues } from '../state/system';
+import { QUEUE_HISTORY, useHistory, useQueues } from '../state/system';
 
 function fmtInt(n: number | null | undefined): string {
   return typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString() : '—';
@@ -45,8 +46,14 @@ function Sparkline({ values, label }: { values: number[]; label: string }) {
 export function SystemPage() {
   const { api } = usePanel();
   const { report, error, updatedAt, history } = useQueues(api);
+  const { history: jobs, error: historyError } = useHistory(api);
   const queues = report?.queues ?? [];
-  const rates = report?.source === 'management';
+  const source =
+    report?.source === 'management'
+      ? 'figures and rates from the RabbitMQ management API'
+      : report?.source === 'counters'
+        ? "depths sampled every 5 s; rates from mom's own counters in the API's process"
+        : 'depths from queue declarations';
 
   return (
     <Page title="System" heading="System">
@@ -71,6 +78,7 @@ export function SystemPage() {
           <span className="tile-value">{fmtInt(sum(queues, (q) => q.deadLetters))}</span>
         </div>
       </div>
+      <QueueWarnings queues={queues} />
       {error && (
         <div className="alert alert-error" role="alert" data-testid="system-error">
           {error}
@@ -88,7 +96,7 @@ export function SystemPage() {
             <span>
               {queues.length} {queues.length === 1 ? 'queue' : 'queues'}
               {' · '}
-              {rates ? 'figures and rates from the RabbitMQ management API' : 'depths from queue declarations; rates need the management API'}
+              {source}
             </span>
             {updatedAt && <span className="updated">Updated {updatedAt.toLocaleTimeString()}</span>}
           </div>
@@ -137,8 +145,17 @@ export function SystemPage() {
               ))}
             </tbody>
           </table>
+          <ConsumerTable consumers={report.consumers ?? []} />
         </div>
       )}
+      <section className="card history-card" aria-label="Job history" data-testid="history">
+        {historyError && (
+          <div className="alert alert-error" role="alert">
+            {historyError}
+          </div>
+        )}
+        {jobs ? <HistoryCharts minutes={jobs.minutes} /> : !historyError && <p className="empty">Loading the last hour…</p>}
+      </section>
       <DeadLetters api={api} />
     </Page>
   );

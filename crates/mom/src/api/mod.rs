@@ -31,6 +31,7 @@ use tracing::info;
 use crate::auth::{Attempts, Sessions, Tokens};
 use crate::config::Config;
 use crate::messages::{DbCommand, DbReply};
+use crate::meters::queues::QueueSampler;
 use crate::topology::Topology;
 use crate::wiring::Backing;
 use error::ApiError;
@@ -47,6 +48,8 @@ pub struct ApiState {
     pub tokens: Tokens,
     pub topology: Topology,
     pub http: reqwest::Client,
+    /// Queue depths for `/metrics` and the System page, sampled in the background.
+    pub queues: QueueSampler,
 }
 
 impl ApiState {
@@ -74,6 +77,7 @@ impl ApiState {
         };
         Ok(Some(Self {
             config: Arc::new(config.clone()),
+            queues: QueueSampler::new(bus.clone(), topology.clone()),
             bus,
             pool,
             attempts: Attempts::new(
@@ -114,7 +118,7 @@ impl ApiState {
             Err(RpcError::Remote(_)) => "remote_error",
             Err(RpcError::Decode(_)) => "decode_error",
         };
-        metrics::histogram!("mom_rpc_duration_seconds", "kind" => kind, "outcome" => outcome)
+        metrics::histogram!(crate::meters::name::RPC_DURATION, "kind" => kind, "outcome" => outcome)
             .record(started.elapsed().as_secs_f64());
         reply.map_err(|e| match e {
             RpcError::Timeout(_) => ApiError::Timeout(format!(
@@ -150,7 +154,10 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn(close_after_refused_body))
-        .layer(axum::middleware::from_fn(observe::track))
+        .layer(axum::middleware::from_fn_with_state(
+            "api",
+            crate::meters::http::track,
+        ))
         .layer(state.config.cors_origins.api_layer(state.config.panel_port))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -203,6 +210,7 @@ pub async fn run(
         return Ok(());
     };
     let bus = state.bus.clone();
+    tokio::spawn(state.queues.clone().run(shutdown.clone()));
     info!(address = %listener.local_addr()?, "api listening");
     let stopping = shutdown.clone();
     let app = router(state).layer(axum::middleware::from_fn(move |request, next| {

@@ -1,4 +1,5 @@
-//! What happens under the water: `/system/queues` for the panel's System page, `/health`.
+//! What happens under the water: `/system/queues` and `/system/history` for the panel's
+//! System page, `/health`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,6 +15,7 @@ use super::ApiState;
 pub fn router() -> Router<ApiState> {
     Router::new()
         .route("/system/queues", get(queues))
+        .route("/system/history", get(history))
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
 }
@@ -39,10 +41,13 @@ struct QueueRow {
     dead_letters: u64,
 }
 
-/// The work queues of this system (admins only). From the RabbitMQ management API when it answers (rates
-/// included), else from passive declarations (depths and consumers only). A queue's dead
-/// letters are those the keeper stored plus those still waiting for it in `<queue>.dead`.
+/// The work queues of this system (admins only), and this process's consumers as the bus
+/// counts them. From the RabbitMQ management API when it answers (rates included), else from
+/// the API's periodic sample (rates from this process's own publish and delivery counters).
+/// A queue's dead letters are those the keeper stored plus those still waiting for it in
+/// `<queue>.dead`.
 async fn queues(State(state): State<ApiState>, _admin: AdminUser) -> Result<Json<Value>, ApiError> {
+    let consumers = mom_bus::health::process_consumers();
     // The queues are what an operator looks at when something is down, PostgreSQL included:
     // without it the page still answers, counting only the dead letters waiting in RabbitMQ.
     let kept = crate::store::dead_letters::counts(&state.pool)
@@ -64,34 +69,44 @@ async fn queues(State(state): State<ApiState>, _admin: AdminUser) -> Result<Json
     };
     if let Some(rows) = from_management(&state).await {
         return Ok(Json(
-            json!({ "source": "management", "queues": with_kept(rows) }),
+            json!({ "source": "management", "queues": with_kept(rows), "consumers": consumers }),
         ));
     }
-    let mut rows = Vec::new();
-    for queue in state.topology.queues() {
-        let stats = state.bus.queue_stats(&queue.name).await.map_err(|e| {
+    let sampled =
+        state.queues.latest().await.map_err(|e| {
             ApiError::Unavailable(format!("the message broker is unavailable: {e}"))
         })?;
-        let dead = state
-            .bus
-            .queue_stats(&queue.dead_letter_queue())
-            .await
-            .map(|s| s.messages)
-            .unwrap_or(0);
-        rows.push(QueueRow {
-            name: queue.name.clone(),
-            messages: u64::from(stats.messages),
-            messages_ready: u64::from(stats.messages),
+    let rows: Vec<QueueRow> = sampled
+        .into_iter()
+        .map(|(queue, rates)| QueueRow {
+            name: queue.name,
+            messages: queue.messages,
+            messages_ready: queue.messages,
             messages_unacked: 0,
-            consumers: u64::from(stats.consumers),
-            publish_rate: None,
-            deliver_rate: None,
-            dead_letters: u64::from(dead),
-        });
-    }
+            consumers: queue.consumers,
+            publish_rate: rates.map(|r| r.publish),
+            deliver_rate: rates.map(|r| r.deliver),
+            dead_letters: queue.dead_letters,
+        })
+        .collect();
     Ok(Json(
-        json!({ "source": "declare", "queues": with_kept(rows) }),
+        json!({ "source": "counters", "queues": with_kept(rows), "consumers": consumers }),
     ))
+}
+
+/// Minutes in `/system/history`: the last hour.
+const HISTORY_MINUTES: i32 = 60;
+
+/// Per-minute job throughput and duration percentiles of the last hour (admins only), from
+/// PostgreSQL, which every API node shares and which survives restarts.
+async fn history(
+    State(state): State<ApiState>,
+    _admin: AdminUser,
+) -> Result<Json<Value>, ApiError> {
+    let minutes = crate::store::history::per_minute(&state.pool, HISTORY_MINUTES)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "minutes": minutes })))
 }
 
 async fn from_management(state: &ApiState) -> Option<Vec<QueueRow>> {

@@ -6,6 +6,7 @@
 //! right before delivery, as the seed did.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use mom_bus::{Incoming, Subscription};
 use serde_json::Value;
@@ -75,6 +76,9 @@ async fn handle(gateway: &Gateway, io: &SocketIo, incoming: Incoming) {
             };
             let delivered = deliver(gateway, &sockets, kind, &job).await;
             debug!(delivered, "job event");
+            if delivered > 0 {
+                record_latency(kind, &incoming);
+            }
             if delivered > 0 && kind != event::JOB_PROGRESS {
                 match job.get("id").and_then(Value::as_i64) {
                     Some(job_id) => gateway.notifier.notified(i32::try_from(job_id).ok()),
@@ -88,6 +92,21 @@ async fn handle(gateway: &Gateway, io: &SocketIo, incoming: Incoming) {
         },
         other => warn!(kind = other, "unknown event; dropped"),
     }
+}
+
+/// Publish → emit of a job event, on the publisher's clock (nodes' clocks are assumed in
+/// sync, as NTP keeps them to well under the millisecond buckets that matter here).
+fn record_latency(kind: &str, incoming: &Incoming) {
+    let Some(sent_at) = incoming.context.sent_at else {
+        return;
+    };
+    let seconds = SystemTime::now()
+        .duration_since(sent_at)
+        .unwrap_or_default()
+        .as_secs_f64();
+    // `kind` is one of the job events the caller matched: a bounded label.
+    metrics::histogram!(crate::meters::name::EVENT_DELIVERY, "kind" => kind.to_owned())
+        .record(seconds);
 }
 
 /// Emits `job` to each socket whose token has not expired; returns to how many.

@@ -15,7 +15,7 @@ use super::protocol::{
 use super::Gateway;
 
 /// Sockets connected to `/user` in this process, authenticated or not.
-const SOCKETS_GAUGE: &str = "mom_socket_connections";
+const SOCKETS_GAUGE: &str = crate::meters::name::SOCKET_CONNECTIONS;
 
 pub async fn connected(socket: SocketRef) {
     debug!(socket = %socket.id, transport = ?socket.transport_type(), "socket connected");

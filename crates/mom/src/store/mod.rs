@@ -2,6 +2,7 @@
 //! per table. Only the worker writes; the API and the socket gateway read.
 
 pub mod dead_letters;
+pub mod history;
 pub mod jobs;
 pub mod outbox;
 pub mod users;

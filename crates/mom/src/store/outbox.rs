@@ -117,3 +117,20 @@ pub async fn delete_in(tx: &mut Transaction<'_, Postgres>, ids: &[i64]) -> sqlx:
         .await?;
     Ok(())
 }
+
+/// The outbox's size and the age of its oldest row (0 when empty).
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct Backlog {
+    pub rows: i64,
+    pub oldest_seconds: f64,
+}
+
+pub async fn backlog(pool: &PgPool) -> sqlx::Result<Backlog> {
+    sqlx::query_as(
+        "SELECT count(*) AS rows,
+                coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
+         FROM outbox",
+    )
+    .fetch_one(pool)
+    .await
+}

@@ -26,6 +26,7 @@ use crate::domain::dead_letter::{self, DeadLetter, DeadLetterOutcome, Selection}
 use crate::domain::JobView;
 use crate::messages::{CancelSignal, Canceller, MathTask};
 use crate::store::dead_letters::{self as dead_store, Taken};
+use crate::meters::name as meters;
 use crate::store::jobs::{self, Cancel, Job, NewJob, StepResult};
 use crate::store::outbox::{self, OutboxMessage};
 use crate::topology::{event, user_key, Topology, CANCEL_SIGNAL_KEY, CANCEL_SIGNAL_KIND};
@@ -164,8 +165,37 @@ struct Batcher {
     topology: Topology,
 }
 
-/// What one batch transaction wrote: an outcome per write, and the messages to publish.
-type Applied = (Vec<Written>, Vec<OutboxMessage>);
+/// What one batch transaction wrote: an outcome per write, the messages to publish, and the
+/// jobs it ended (counted once committed).
+type Applied = (Vec<Written>, Vec<OutboxMessage>, Vec<Ended>);
+
+/// A job a batch brought to its final status.
+struct Ended {
+    status: &'static str,
+    /// Created → finished.
+    seconds: Option<f64>,
+}
+
+impl Ended {
+    fn of(job: &Job) -> Self {
+        let view = &job.view;
+        Self {
+            status: view.status.as_str(),
+            seconds: view
+                .finished_at
+                .map(|at| (at - view.created_at).num_milliseconds().max(0) as f64 / 1000.0),
+        }
+    }
+
+    /// Two increments per ended job, the only metrics of the commit path.
+    fn record(&self) {
+        let status = [("status", self.status)];
+        metrics::counter!(meters::JOBS_FINISHED, &status).increment(1);
+        if let Some(seconds) = self.seconds {
+            metrics::histogram!(meters::JOB_DURATION, &status).record(seconds);
+        }
+    }
+}
 
 impl Batcher {
     async fn run(self: Arc<Self>, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>) {
@@ -221,10 +251,11 @@ impl Batcher {
     }
 
     /// Answers the handlers, then publishes what the batch committed.
-    fn finish(&self, batch: Vec<Pending>, (written, messages): Applied) {
+    fn finish(&self, batch: Vec<Pending>, (written, messages, ended): Applied) {
         for (pending, written) in batch.into_iter().zip(written) {
             let _ = pending.done.send(Ok(written));
         }
+        ended.iter().for_each(Ended::record);
         if !messages.is_empty() {
             let relay = self.relay.clone();
             tokio::spawn(async move { relay.publish(&messages).await });
@@ -251,6 +282,7 @@ impl Batcher {
         }
         let mut written: Vec<Written> = batch.iter().map(|_| Written::Done).collect();
         let mut messages = Vec::new();
+        let mut ended = Vec::new();
         let (mut creates, mut records, mut fails, mut notified, mut stalled) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), None);
         let mut cancels = Vec::new();
@@ -299,6 +331,7 @@ impl Batcher {
             let found = jobs::cancel(&mut tx, job_id, request_id, by.reason()).await?;
             if let Cancel::Cancelled { job, now: true } = &found {
                 info!(job_id, ?by, "job cancelled");
+                ended.push(Ended::of(job));
                 messages.push(self.event(job, event::JOB_CANCELLED, parent));
                 messages.push(self.cancel_signal(job_id, parent));
             }
@@ -341,13 +374,15 @@ impl Batcher {
                 .collect();
             for job in jobs::record_steps(&mut tx, &steps).await? {
                 let parent = parents.get(&job.view.id).copied().flatten();
-                self.after_step(&mut tx, job, parent, &mut messages).await?;
+                self.after_step(&mut tx, job, parent, &mut messages, &mut ended)
+                    .await?;
             }
         }
 
         for (job_id, step, reason, parent) in fails {
             if let Some(job) = jobs::fail(&mut tx, job_id, reason).await? {
                 info!(job_id, step, %reason, "job failed");
+                ended.push(Ended::of(&job));
                 messages.push(self.event(&job, event::JOB_FAILED, parent));
             }
         }
@@ -369,13 +404,14 @@ impl Batcher {
             );
             for job in jobs::fail_stalled(&mut tx, idle_for.as_secs_f64(), &reason).await? {
                 warn!(job_id = job.view.id, %reason, "stalled job failed");
+                ended.push(Ended::of(&job));
                 messages.push(self.event(&job, event::JOB_FAILED, parent));
             }
         }
 
         outbox::insert_many(&mut tx, &mut messages).await?;
         tx.commit().await?;
-        Ok((written, messages))
+        Ok((written, messages, ended))
     }
 
     /// After a recorded step: the next step's task and a progress event, or the final event.
@@ -385,10 +421,12 @@ impl Batcher {
         job: Job,
         parent: Option<&str>,
         messages: &mut Vec<OutboxMessage>,
+        ended: &mut Vec<Ended>,
     ) -> sqlx::Result<()> {
         let job_id = job.view.id;
         if job.view.status.is_final() {
             info!(job_id, "job done");
+            ended.push(Ended::of(&job));
             messages.push(self.event(&job, event::JOB_DONE, parent));
             return Ok(());
         }
@@ -413,6 +451,7 @@ impl Batcher {
                 if let Some(failed) =
                     jobs::fail(tx, job_id, "stored job details are unreadable").await?
                 {
+                    ended.push(Ended::of(&failed));
                     messages.push(self.event(&failed, event::JOB_FAILED, parent));
                 }
             }

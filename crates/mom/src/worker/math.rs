@@ -150,6 +150,7 @@ impl Handler for MathHandler {
         // Dropping the call's future resets its HTTP/2 stream: the math service sees the
         // request go away instead of answering someone who no longer listens. Pinned out here,
         // so it is dropped after the abort is counted.
+        let started = std::time::Instant::now();
         let call = self.ask(&task);
         tokio::pin!(call);
         let answer = tokio::select! {
@@ -161,6 +162,18 @@ impl Handler for MathHandler {
             }
         };
         drop(in_flight);
+        // Calls that ended, by outcome; aborted ones are counted as dropped steps above.
+        let outcome = match &answer {
+            Ok(Answer::Result(_)) => "ok",
+            Ok(Answer::Refused(_)) => "refused",
+            Err(_) => "error",
+        };
+        metrics::histogram!(
+            crate::meters::name::STEP_DURATION,
+            "method" => task.operation.method.as_str(),
+            "outcome" => outcome
+        )
+        .record(started.elapsed().as_secs_f64());
         match answer {
             Ok(Answer::Result(result)) => {
                 let record = DbCommand::RecordStep {

@@ -15,7 +15,11 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::meters::name as meters;
 use crate::store::outbox::{self, OutboxMessage};
+
+/// Seconds between two counts of the outbox backlog (the first at start).
+const BACKLOG_EVERY: u64 = 5;
 
 #[derive(Clone)]
 pub struct Relay {
@@ -85,11 +89,11 @@ impl Relay {
         }
     }
 
-    /// Every second until `shutdown`: deletes published rows no batch took, then sweeps.
-    /// On shutdown, deletes what is left to delete.
+    /// Every second until `shutdown`: deletes published rows no batch took, then sweeps;
+    /// every [`BACKLOG_EVERY`] ticks, counts the backlog. On shutdown, deletes what is left.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
+        for ticks in 0u64.. {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
@@ -98,8 +102,23 @@ impl Relay {
             if let Err(error) = self.sweep().await {
                 warn!(%error, "outbox sweep failed");
             }
+            if ticks % BACKLOG_EVERY == 0 {
+                self.count_backlog().await;
+            }
         }
         self.delete_published().await;
+    }
+
+    /// One count for the backlog gauges instead of anything per message: rows committed but
+    /// not yet published and deleted, and how old the oldest is.
+    async fn count_backlog(&self) {
+        match outbox::backlog(&self.pool).await {
+            Ok(backlog) => {
+                metrics::gauge!(meters::OUTBOX_BACKLOG).set(backlog.rows as f64);
+                metrics::gauge!(meters::OUTBOX_OLDEST).set(backlog.oldest_seconds);
+            }
+            Err(error) => warn!(%error, "cannot count the outbox backlog"),
+        }
     }
 
     /// Deletes the rows published since the last batch transaction.

@@ -42,8 +42,19 @@ async fn a_v2_client_polls_upgrades_and_receives_its_job_done() {
     app.stop().await;
 }
 
+/// The count of `mom_event_delivery_seconds` for `kind` in this process's registry.
+fn deliveries_timed(kind: &str) -> f64 {
+    let series = format!("mom_event_delivery_seconds_count{{kind=\"{kind}\"}} ");
+    mom::meters::render()
+        .lines()
+        .find_map(|line| line.strip_prefix(&series)?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 #[tokio::test]
 async fn a_v4_client_receives_its_job_events_and_final_ones_are_marked_notified() {
+    mom::meters::install();
+    let timed_before = deliveries_timed(event::JOB_DONE);
     let app = spawn_app().await;
     let ada = app.create_user("Ada").await;
     let mut client = app.authenticated(&app.login(&ada).await).await;
@@ -64,6 +75,22 @@ async fn a_v4_client_receives_its_job_events_and_final_ones_are_marked_notified(
     assert_eq!(done, serde_json::to_value(&sent).unwrap(), "the body as is");
     let failed = client.expect("job:failed").await;
     assert_eq!(failed["error"], "division by zero");
+
+    // Publish → emit is timed per event kind, just after the emit (other tests share the
+    // registry: at least one more).
+    let deadline = tokio::time::Instant::now() + helpers::PATIENCE;
+    while deliveries_timed(event::JOB_DONE) < timed_before + 1.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job:done never timed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let buckets = mom::meters::render();
+    assert!(
+        buckets.contains("mom_event_delivery_seconds_bucket{kind=\"job:done\",le=\"0.001\"}"),
+        "millisecond buckets: the envelope carries the publish time to the millisecond"
+    );
 
     // Final events only: a progress event is not a notification.
     let mut notified = app.notified_jobs(&[7, 8]).await;

@@ -187,6 +187,7 @@ async fn the_openapi_document_lists_every_route() {
         "/job/{id}",
         "/job/{id}/cancel",
         "/system/queues",
+        "/system/history",
         "/admin/jobs",
         "/admin/dead-letters",
         "/admin/dead-letters/counts",

@@ -9,6 +9,7 @@ mod faults;
 #[path = "../common/gated_math.rs"]
 mod gated_math;
 mod helpers;
+mod history;
 mod hostile;
 mod idempotency;
 mod jobs;

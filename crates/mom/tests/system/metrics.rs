@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
+use mom::app::{Alone, Service};
+use mom::config::MetricsPort;
 use reqwest::StatusCode;
+use tokio_util::sync::CancellationToken;
 
 use crate::helpers::*;
 
@@ -38,7 +41,12 @@ async fn metrics_move_when_requests_and_a_job_run() {
     let app = spawn_app().await;
     let login = app.new_user().await;
     let token = login["accessToken"].as_str().unwrap();
-    let created = [("route", "/job"), ("method", "POST"), ("status", "201")];
+    let created = [
+        ("service", "api"),
+        ("route", "/job"),
+        ("method", "POST"),
+        ("status", "201"),
+    ];
     let listed = [("route", "/job/my"), ("status", "200")];
     let before = scrape(&app).await;
 
@@ -95,11 +103,178 @@ async fn metrics_move_when_requests_and_a_job_run() {
     );
     let dead = format!("mom_bus_consumer_dead_lettered_total{{queue=\"{math_queue}\"}} 0");
     assert!(text.lines().any(|line| line == dead), "{dead} missing");
+
+    // The job's outcome and its steps, each call of the math service timed by method.
+    let finished = [("status", "done")];
+    assert!(grew("mom_jobs_finished_total", &finished));
+    assert!(grew("mom_job_duration_seconds_count", &finished));
+    for method in ["add", "multiply", "factors"] {
+        let step = [("method", method), ("outcome", "ok")];
+        assert!(
+            grew("mom_math_step_duration_seconds_count", &step),
+            "{method}"
+        );
+    }
+    // The math service counts its own requests, by route pattern: one per step.
+    let math_calls = [
+        ("service", "math"),
+        ("route", "/{method}/{numbers}"),
+        ("status", "200"),
+    ];
+    assert!(
+        sample(&after, "mom_http_requests_total", &math_calls)
+            >= sample(&before, "mom_http_requests_total", &math_calls) + 3.0
+    );
+    // The relay published the three math tasks, confirmed.
+    assert!(sample(&text, "mom_bus_published_total", &[("queue", &math_queue)]) >= 3.0);
+
+    // Gauges sampled periodically, never per request: the outbox backlog (one count per
+    // tick of the relay) and the depth and consumers of each queue, dead letters included.
+    let text = scrape_until(&app, |text| {
+        sample(text, "mom_queue_consumers", &[("queue", &math_queue)]) == 1.0
+    })
+    .await;
+    assert!(has_series(&text, "mom_outbox_backlog"), "{text}");
+    assert!(has_series(&text, "mom_outbox_oldest_seconds"), "{text}");
+    let math_dead = format!("{math_queue}.dead");
+    for queue in [&math_queue, &db_queue, &math_dead] {
+        let labels = format!("{{queue=\"{queue}\"}}");
+        assert!(
+            text.contains(&format!("mom_queue_messages{labels}")),
+            "{queue} depth missing"
+        );
+    }
+    assert_eq!(
+        sample(&text, "mom_queue_consumers", &[("queue", &math_dead)]),
+        0.0
+    );
 }
 
-/// Scrapes until `done` holds for the text; panics after 10 s.
+/// Whether the text has a sample of `name` (any labels).
+fn has_series(text: &str, name: &str) -> bool {
+    text.lines().any(|line| {
+        line.strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+    })
+}
+
+#[tokio::test]
+async fn a_malformed_message_counts_as_a_dead_letter_of_its_queue() {
+    let app = spawn_app().await;
+    let math_queue = format!("{}math", app.config.queue_prefix);
+    let bus = mom_bus::Bus::connect(app.config.bus_config("test"));
+    bus.send(
+        &math_queue,
+        &mom_bus::Outgoing::raw("math.step", b"not a task".to_vec()),
+    )
+    .await
+    .unwrap();
+
+    let dead_queue = format!("{math_queue}.dead");
+    let text = scrape_until(&app, |text| {
+        sample(
+            text,
+            "mom_bus_consumer_dead_lettered_total",
+            &[("queue", &math_queue)],
+        ) == 1.0
+            && sample(text, "mom_queue_messages", &[("queue", &dead_queue)]) == 1.0
+    })
+    .await;
+    assert_eq!(
+        sample(
+            &text,
+            "mom_bus_consumer_retried_total",
+            &[("queue", &math_queue)]
+        ),
+        0.0,
+        "a malformed message is never retried"
+    );
+    bus.close().await;
+}
+
+/// A worker run on its own serves its figures on its metrics port.
+#[tokio::test]
+async fn a_worker_alone_serves_metrics_on_its_own_port() {
+    let mut config = test_config();
+    config.metrics_port = MetricsPort::Port(0);
+    let _cleanup = Teardown(config.clone());
+    mom::app::migrate(&config).await.unwrap();
+    let worker = Alone::bind(config.clone(), Service::Worker).await.unwrap();
+    assert_eq!(worker.address(), None, "a worker listens for nothing else");
+    let address = worker.metrics_address().expect("a metrics port");
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(worker.run(shutdown.clone()));
+
+    let attached = format!(
+        "mom_bus_consumer_attached{{queue=\"{}math\"}} 1",
+        config.queue_prefix
+    );
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let answer = client.get(format!("http://{address}/metrics")).send().await;
+        if let Ok(answer) = answer {
+            assert_eq!(answer.status(), StatusCode::OK);
+            let text = answer.text().await.unwrap();
+            if text.lines().any(|line| line == attached) && has_series(&text, "mom_outbox_backlog")
+            {
+                break text;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker's metrics never showed its consumers"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(text.contains("# TYPE mom_bus_consumer_handled_total counter"));
+
+    shutdown.cancel();
+    let stopped = tokio::time::timeout(Duration::from_secs(20), running).await;
+    stopped.expect("the worker stops").unwrap().unwrap();
+    assert!(
+        client
+            .get(format!("http://{address}/metrics"))
+            .send()
+            .await
+            .is_err(),
+        "the metrics port closes with its service"
+    );
+}
+
+#[tokio::test]
+async fn metrics_ports_follow_the_setting() {
+    let mut config = test_config();
+    config.api_port = 0;
+    config.math_port = 0;
+    config.metrics_port = MetricsPort::Off;
+    let math = Alone::bind(config.clone(), Service::Math).await.unwrap();
+    assert!(math.address().is_some());
+    assert_eq!(math.metrics_address(), None, "off is off");
+    config.metrics_port = MetricsPort::Port(0);
+    let api = Alone::bind(config, Service::Api).await.unwrap();
+    assert_eq!(
+        api.metrics_address(),
+        None,
+        "the API serves /metrics on its own port"
+    );
+    assert_eq!(Service::Worker.default_metrics_port(), Some(7071));
+    assert_eq!(Service::Socket.default_metrics_port(), Some(7081));
+    assert_eq!(Service::Math.default_metrics_port(), Some(7091));
+}
+
+/// Drops this configuration's database and queues at the end of a test.
+struct Teardown(mom::config::Config);
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        mom_testkit::teardown_blocking(&self.0);
+    }
+}
+
+/// Scrapes until `done` holds for the text; panics after 20 s (gauges are sampled every 5 s).
 async fn scrape_until(app: &TestApp, done: impl Fn(&str) -> bool) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let text = scrape(app).await;
         if done(&text) {
@@ -110,5 +285,58 @@ async fn scrape_until(app: &TestApp, done: impl Fn(&str) -> bool) -> String {
             "metrics never got there:\n{text}"
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// With no management API, the System page's rates come from mom's own counters: the API
+/// samples its queues every 5 s, and the change of this process's publish and delivery
+/// counts between two samples is the rate.
+#[tokio::test]
+async fn without_the_management_api_rates_come_from_our_own_counters() {
+    let app = spawn_app_with(|config| config.management_url = "http://127.0.0.1:1".into()).await;
+    let login = app.new_user().await;
+    let token = login["accessToken"].as_str().unwrap().to_owned();
+    mom::roles::set(
+        &app.config,
+        login["email"].as_str().unwrap(),
+        mom::domain::Role::Admin,
+    )
+    .await
+    .unwrap();
+    let math_queue = format!("{}math", app.config.queue_prefix);
+    let job: serde_json::Value = app
+        .post_job(&token, &math_job())
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.wait_for_end(&token, job["id"].as_i64().unwrap(), Duration::from_secs(20))
+        .await;
+
+    // The job ran after the first sample (taken before the API served), so some later window
+    // between two samples holds its three math tasks.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = app.get("/system/queues", Some(&token)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["source"], "counters");
+        let row = body["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == math_queue.as_str())
+            .cloned()
+            .unwrap();
+        let (publish, deliver) = (row["publishRate"].as_f64(), row["deliverRate"].as_f64());
+        if publish.is_some_and(|rate| rate > 0.0) && deliver.is_some_and(|rate| rate > 0.0) {
+            assert_eq!(row["consumers"], 1);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rates never showed the job: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -121,6 +121,7 @@ fn environment(config: &Config) -> Vec<(&'static str, String)> {
             config.socket_reverify.as_secs().to_string(),
         ),
         ("PANEL_DIR", config.panel_dir.display().to_string()),
+        ("METRICS_PORT", config.metrics_port.to_string()),
         ("RUST_LOG", "info,sqlx=warn,lapin=warn".into()),
     ]
 }
@@ -143,6 +144,9 @@ impl Cluster {
         config.math_port = free_port();
         config.panel_port = free_port();
         config.math_url = format!("http://127.0.0.1:{}", config.math_port);
+        // A process run alone serves /metrics on a port of its own, 7071… by default: any free
+        // one, so tests side by side never fight over it.
+        config.metrics_port = mom::config::MetricsPort::Port(0);
         customize(&mut config);
         let logs = std::env::temp_dir().join(format!("mom-faults-{}", unique_id()));
         std::fs::create_dir_all(&logs).expect("a log directory");

@@ -79,9 +79,11 @@ async fn with_the_broker_down_writes_answer_503_in_bounded_time() {
     )
     .await
     .unwrap();
+    let bus = mom_bus::Bus::connect(bus_config);
     let state = ApiState {
         config: std::sync::Arc::new(config.clone()),
-        bus: mom_bus::Bus::connect(bus_config),
+        queues: mom::meters::queues::QueueSampler::new(bus.clone(), config.topology()),
+        bus,
         pool,
         attempts: Attempts::new(
             sessions.redis(),
