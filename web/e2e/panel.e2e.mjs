@@ -213,7 +213,8 @@ test('panel: register, log in, order a job, watch it live, system page, sign out
     assert.ok(done && done.startsWith('M'), 'a line for finished jobs');
     const latency = await page.getByTestId('chart-latency').locator('path[data-series="p50"]').getAttribute('d');
     assert.ok(latency && latency.startsWith('M'), 'the finished job has a duration point');
-    assert.ok((await page.getByTestId('consumer-row').count()) >= 2, 'the db and math consumers of mom up');
+    // The worker's db and math consumers, from its report (every 5 s) in PostgreSQL.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="consumer-row"]').length >= 2);
     assert.equal(await page.getByTestId('no-consumer-warning').count(), 0, 'every queue has a consumer');
     await shot(page, '08-system');
   });

@@ -81,11 +81,12 @@ describe('ConsumerTable', () => {
   it('shows each consumer with its counters and flags dead letters', () => {
     render(
       <ConsumerTable
-        consumers={[{ queue: 'mom.math', attached: true, inFlight: 2, handled: 30, retried: 1, deadLettered: 3, stallRecoveries: 0, millisSinceLastDelivery: 5 }]}
+        consumers={[{ process: 'node-1:42', queue: 'mom.math', attached: true, inFlight: 2, handled: 30, retried: 1, deadLettered: 3, stallRecoveries: 0, millisSinceLastDelivery: 5 }]}
       />,
     );
     const row = screen.getByTestId('consumer-row');
     expect(row.textContent).toContain('attached');
+    expect(row.textContent).toContain('node-1:42');
     expect(row.querySelector('.bad')?.textContent).toBe('3');
   });
 });

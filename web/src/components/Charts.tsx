@@ -161,9 +161,10 @@ export function ConsumerTable({ consumers }: { consumers: ConsumerHealth[] }) {
   if (consumers.length === 0) return null;
   return (
     <table className="queues consumers" data-testid="consumers-table">
-      <caption>Consumers of this API process (the bus's own counters)</caption>
+      <caption>Every worker's consumers (the bus's own counters, reported every 5 s)</caption>
       <thead>
         <tr>
+          <th scope="col">Worker</th>
           <th scope="col">Queue</th>
           <th scope="col">State</th>
           <th scope="col" className="num">In flight</th>
@@ -175,7 +176,10 @@ export function ConsumerTable({ consumers }: { consumers: ConsumerHealth[] }) {
       </thead>
       <tbody>
         {consumers.map((c) => (
-          <tr key={c.queue} data-testid="consumer-row">
+          <tr key={`${c.process} ${c.queue}`} data-testid="consumer-row">
+            <td>
+              <code>{c.process}</code>
+            </td>
             <th scope="row" className="qname">
               <code>{c.queue}</code>
             </th>

@@ -69,6 +69,8 @@ export interface QueueInfo {
 
 /** One bus consumer of the API's process, as the bus counts it (`/system/queues`). */
 export interface ConsumerHealth {
+  /** The worker process (`host:pid`) that reported it. */
+  process: string;
   queue: string;
   attached: boolean;
   inFlight: number;

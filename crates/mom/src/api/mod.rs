@@ -75,7 +75,18 @@ impl ApiState {
                 return stopped_or_failed.map(|_| None);
             }
         };
-        Ok(Some(Self {
+        Ok(Some(Self::new(config, bus, pool, sessions, topology)?))
+    }
+
+    /// The state over connections already made (a test may hand in a bus to no broker).
+    pub fn new(
+        config: &Config,
+        bus: Bus,
+        pool: PgPool,
+        sessions: Sessions,
+        topology: Topology,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
             config: Arc::new(config.clone()),
             queues: QueueSampler::new(bus.clone(), topology.clone()),
             bus,
@@ -91,7 +102,7 @@ impl ApiState {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(3))
                 .build()?,
-        }))
+        })
     }
 
     /// Sends a write to the db worker and waits for its answer.

@@ -41,13 +41,21 @@ struct QueueRow {
     dead_letters: u64,
 }
 
-/// The work queues of this system (admins only), and this process's consumers as the bus
-/// counts them. From the RabbitMQ management API when it answers (rates included), else from
+/// The work queues of this system (admins only), and every worker's consumers as their bus
+/// counts them (reported every 5 s to PostgreSQL). From the RabbitMQ management API when it answers (rates included), else from
 /// the API's periodic sample (rates from this process's own publish and delivery counters).
 /// A queue's dead letters are those the keeper stored plus those still waiting for it in
 /// `<queue>.dead`.
 async fn queues(State(state): State<ApiState>, _admin: AdminUser) -> Result<Json<Value>, ApiError> {
-    let consumers = mom_bus::health::process_consumers();
+    // Every worker's consumers, as each last reported them (the API's own process may run
+    // none: services can run apart).
+    let consumers =
+        crate::store::worker_health::fresh(&state.pool, crate::worker::health::STALE_AFTER)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "cannot read the workers' health");
+                Vec::new()
+            });
     // The queues are what an operator looks at when something is down, PostgreSQL included:
     // without it the page still answers, counting only the dead letters waiting in RabbitMQ.
     let kept = crate::store::dead_letters::counts(&state.pool)

@@ -6,6 +6,7 @@ pub mod history;
 pub mod jobs;
 pub mod outbox;
 pub mod users;
+pub mod worker_health;
 
 use std::time::Duration;
 

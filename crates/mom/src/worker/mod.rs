@@ -5,6 +5,7 @@
 mod cancels;
 mod commit;
 mod db;
+pub mod health;
 mod keeper;
 mod math;
 mod relay;
@@ -103,6 +104,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         relay.run(shutdown.clone()),
         fail_stalled_jobs(committer, config.job_stall_after(), shutdown.clone()),
         cancels::listen(signals, cancels, pool.clone(), shutdown.clone()),
+        health::report(pool.clone(), config.queue_prefix.clone(), shutdown.clone()),
     );
     bus.close().await;
     info!("worker stopped");

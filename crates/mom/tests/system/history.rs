@@ -1,5 +1,7 @@
 //! `GET /system/history`: jobs per minute over the last hour, from PostgreSQL.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use mom::domain::Role;
 use reqwest::StatusCode;
@@ -114,24 +116,44 @@ async fn history_buckets_seeded_jobs_per_minute_for_admins_only() {
     assert_eq!(empty["finished"], json!({}));
     assert_eq!(empty["p50Seconds"], Value::Null);
 
-    // The rest of the System page: queues, and this process's consumers as the bus counts
-    // them.
-    let queues: Value = app
-        .get("/system/queues", Some(token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    // The rest of the System page: queues, and every worker's consumers as its bus counts
+    // them, reported to PostgreSQL every 5 s (the first report may predate the attachment).
     let math_queue = format!("{}math", app.config.queue_prefix);
-    let consumer = queues["consumers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["queue"] == math_queue.as_str())
-        .unwrap_or_else(|| panic!("no consumer of {math_queue}: {queues}"));
-    assert_eq!(consumer["attached"], true);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (queues, consumer) = loop {
+        let queues: Value = app
+            .get("/system/queues", Some(token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let attached = queues["consumers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["queue"] == math_queue.as_str() && c["attached"] == true)
+            .cloned();
+        if let Some(consumer) = attached {
+            break (queues, consumer);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no attached consumer of {math_queue}: {queues}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let process = consumer["process"].as_str().unwrap();
+    assert!(
+        process.ends_with(&format!(":{}", std::process::id())),
+        "{process}"
+    );
     for counter in ["handled", "retried", "deadLettered", "stallRecoveries"] {
         assert!(consumer[counter].is_u64(), "{counter}: {consumer}");
+    }
+    // Only this system's queues: other tests' workers share this process.
+    for consumer in queues["consumers"].as_array().unwrap() {
+        let queue = consumer["queue"].as_str().unwrap();
+        assert!(queue.starts_with(&app.config.queue_prefix), "{queue}");
     }
     // Depths from the management API or the API's own sample (whose rates need two samples).
     assert!(

@@ -244,9 +244,40 @@ async fn a_worker_alone_serves_metrics_on_its_own_port() {
     };
     assert!(text.contains("# TYPE mom_bus_consumer_handled_total counter"));
 
+    // It reports its consumers to PostgreSQL for the System page, whichever process serves it.
+    let pool = mom::store::connect(&config.database_url, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let math_queue = format!("{}math", config.queue_prefix);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let reported = mom::store::worker_health::fresh(&pool, Duration::from_secs(20))
+            .await
+            .unwrap();
+        if reported
+            .iter()
+            .any(|c| c["queue"] == math_queue.as_str() && c["attached"] == true)
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker never reported its consumers: {reported:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     shutdown.cancel();
     let stopped = tokio::time::timeout(Duration::from_secs(20), running).await;
     stopped.expect("the worker stops").unwrap().unwrap();
+    let left = mom::store::worker_health::fresh(&pool, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(
+        left.is_empty(),
+        "a stopped worker takes its report back: {left:?}"
+    );
+    pool.close().await;
     assert!(
         client
             .get(format!("http://{address}/metrics"))

@@ -12,7 +12,7 @@ mod servers;
 use std::time::{Duration, Instant};
 
 use mom::api::{router, ApiState};
-use mom::auth::{Attempts, Sessions, Tokens};
+use mom::auth::Sessions;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -80,21 +80,8 @@ async fn with_the_broker_down_writes_answer_503_in_bounded_time() {
     .await
     .unwrap();
     let bus = mom_bus::Bus::connect(bus_config);
-    let state = ApiState {
-        config: std::sync::Arc::new(config.clone()),
-        queues: mom::meters::queues::QueueSampler::new(bus.clone(), config.topology()),
-        bus,
-        pool,
-        attempts: Attempts::new(
-            sessions.redis(),
-            &config.redis_prefix,
-            config.attempt_limits,
-        ),
-        sessions,
-        tokens: Tokens::new(&config.jwt_secret, config.token_ttl),
-        topology: config.topology(),
-        http: reqwest::Client::new(),
-    };
+    let state = ApiState::new(&config, bus, pool, sessions, config.topology()).unwrap();
+
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
