@@ -4,62 +4,23 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from '../src/App';
 import { newSession, saveSession } from '../src/lib/session';
 import type { Job, LoginObject } from '../src/lib/types';
+import type { FakeSocket } from './fakeSocket';
+import { loginObject } from './fixtures';
 
-const { sockets, FakeSocket } = vi.hoisted(() => {
-  class FakeSocket {
-    connected = false;
-    handlers = new Map<string, ((...a: unknown[]) => void)[]>();
-    emitted: [string, unknown][] = [];
-    on(ev: string, fn: (...a: unknown[]) => void) {
-      this.handlers.set(ev, [...(this.handlers.get(ev) ?? []), fn]);
-      return this;
-    }
-    fire(ev: string, ...args: unknown[]) {
-      if (ev === 'connect') this.connected = true;
-      for (const fn of this.handlers.get(ev) ?? []) fn(...args);
-    }
-    emit(ev: string, arg?: unknown) {
-      this.emitted.push([ev, arg]);
-      return this;
-    }
-    timeout() {
-      return { emit: (ev: string, cb: () => void) => (this.emitted.push([ev, undefined]), cb()) };
-    }
-    removeAllListeners() {
-      this.handlers.clear();
-    }
-    disconnect() {
-      this.connected = false;
-    }
-  }
-  return { sockets: [] as InstanceType<typeof FakeSocket>[], FakeSocket };
+const { sockets } = vi.hoisted(() => ({ sockets: [] as FakeSocket[] }));
+
+vi.mock('socket.io-client', async () => {
+  const { FakeSocket } = await import('./fakeSocket');
+  return {
+    io: () => {
+      const s = new FakeSocket();
+      sockets.push(s);
+      return s;
+    },
+  };
 });
 
-vi.mock('socket.io-client', () => ({
-  io: () => {
-    const s = new FakeSocket();
-    sockets.push(s);
-    return s;
-  },
-}));
-
 const config = { apiUrl: 'http://api.test', socketUrl: 'http://socket.test' };
-
-function loginObject(over: Partial<LoginObject> = {}): LoginObject {
-  const now = Date.now();
-  return {
-    id: 7,
-    firstName: 'Ada',
-    lastName: 'Lovelace',
-    email: 'ada@example.com',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    iat: now,
-    exp: now + 360000,
-    accessToken: 'tok-1',
-    ...over,
-  };
-}
 
 function doneJob(id: number): Job {
   return {

@@ -9,22 +9,9 @@ import { LiveStore } from '../src/state/live';
 import { keepRenewed, SessionStore } from '../src/state/session';
 import { QUEUE_HISTORY, recordDepths } from '../src/state/system';
 import { FakeSocket } from './fakeSocket';
+import { loginObject } from './fixtures';
 
-function login(over: Partial<LoginObject> = {}): LoginObject {
-  const now = Date.now();
-  return {
-    id: 7,
-    firstName: 'Ada',
-    lastName: 'Lovelace',
-    email: 'ada@example.com',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    iat: now,
-    exp: now + 100_000,
-    accessToken: 'tok-1',
-    ...over,
-  };
-}
+const login = (over: Partial<LoginObject> = {}): LoginObject => loginObject(over, 100_000);
 
 function job(id: number, over: Partial<Job> = {}): Job {
   return {
