@@ -4,19 +4,10 @@ import { LiveConnection, type LiveHandlers } from '../src/lib/live';
 import { expiresAt, isExpired, loadSession, newSession, renewAt, saveSession } from '../src/lib/session';
 import type { Job, LoginObject } from '../src/lib/types';
 import { FakeSocket } from './fakeSocket';
+import { loginObject } from './fixtures';
 
-const login = (over: Partial<LoginObject> = {}): LoginObject => ({
-  id: 7,
-  firstName: 'Ada',
-  lastName: 'Lovelace',
-  email: 'ada@example.com',
-  createdAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:00.000Z',
-  iat: 1_000_000,
-  exp: 1_360_000,
-  accessToken: 'tok-1',
-  ...over,
-});
+// Fixed times: the renewal arithmetic below is checked against them.
+const login = (over: Partial<LoginObject> = {}): LoginObject => loginObject({ iat: 1_000_000, exp: 1_360_000, ...over });
 
 describe('session timing', () => {
   it('renews at 80% of the lifetime, measured on the local clock', () => {
