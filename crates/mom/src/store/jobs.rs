@@ -236,6 +236,32 @@ pub async fn record_steps(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+/// Of `steps`, the jobs whose latest recorded step is that one and that are still running or
+/// done: the jobs a redelivered step result must move on again, since the delivery that
+/// recorded it may have died before the next step and the event were confirmed.
+pub async fn recorded_last(
+    tx: &mut Transaction<'_, Postgres>,
+    steps: &[(i32, i32)],
+) -> sqlx::Result<Vec<Job>> {
+    let ids: Vec<i32> = steps.iter().map(|(job_id, _)| *job_id).collect();
+    let numbers: Vec<i32> = steps.iter().map(|(_, step)| *step).collect();
+    let rows = sqlx::query_as::<_, JobWithOwnerRow>(&format!(
+        "WITH input AS (
+            SELECT * FROM unnest($1::int[], $2::int[]) AS i(job_id, step)
+         ), j AS (
+            SELECT {COLUMNS} FROM jobs JOIN input ON jobs.id = input.job_id
+            WHERE jobs.steps_done = input.step + 1 AND jobs.status IN ('running', 'done')
+         )
+         {}",
+        with_owner("")
+    ))
+    .bind(&ids)
+    .bind(&numbers)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
 /// Records the result of step `step` if it is the next one to record; `None` if it was
 /// recorded already or the job has ended.
 pub async fn record_step(

@@ -10,6 +10,13 @@
 //! retried in a transaction of its own, so one bad write fails alone. A write whose RPC caller
 //! has stopped waiting by the time a batch takes it is not applied: nobody waits for it, and a
 //! caller that got its 504 retries with the same key if it still wants it.
+//!
+//! A recorded step's messages (the next step's task and a progress event, or the final event)
+//! get no outbox row: the step result's own delivery is their outbox. The writer publishes them
+//! after the commit and returns only once the broker has confirmed them, so the delivery is
+//! acked after that; if its process dies in between, the delivery comes back redelivered, finds
+//! the step recorded and the job not moved on, and hands the same messages off again. That saves
+//! an outbox insert and delete per message: 5 of the 6 rows a 3-step job wrote.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -50,6 +57,10 @@ pub enum JobWrite {
         job_id: i32,
         step: i32,
         result: Value,
+        /// This delivery may repeat one that recorded the step and died before its messages
+        /// were confirmed (a redelivery or a retry): if the step is still the job's latest,
+        /// its messages are handed off again.
+        again: bool,
     },
     /// End a job `failed` with a reason.
     Fail {
@@ -95,6 +106,9 @@ pub enum Written {
 pub enum WriteError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// Committed, but the messages it causes were not confirmed; a retry hands them off.
+    #[error("the step is recorded but its messages were not confirmed: {0}")]
+    HandOff(#[from] mom_bus::BusError),
     #[error("the db worker is stopping")]
     Stopped,
 }
@@ -104,7 +118,24 @@ struct Pending {
     traceparent: Option<String>,
     /// When the RPC caller stops waiting, if one waits at all.
     deadline: Option<SystemTime>,
-    done: oneshot::Sender<Result<Written, WriteError>>,
+    done: oneshot::Sender<Result<Outcome, WriteError>>,
+}
+
+/// What a batch answers a write: its result, and the messages the writer publishes before
+/// it returns (those of a recorded step, which have no outbox row).
+#[derive(Debug)]
+struct Outcome {
+    written: Written,
+    hand_off: Vec<OutboxMessage>,
+}
+
+impl From<Written> for Outcome {
+    fn from(written: Written) -> Self {
+        Self {
+            written,
+            hand_off: Vec::new(),
+        }
+    }
 }
 
 /// Hands job writes to the committer tasks. Cheap to clone; the tasks end when the last
@@ -112,6 +143,7 @@ struct Pending {
 #[derive(Clone)]
 pub struct Committer {
     queue: mpsc::UnboundedSender<Pending>,
+    relay: Relay,
 }
 
 impl Committer {
@@ -120,16 +152,17 @@ impl Committer {
         let waiting = Arc::new(Mutex::new(waiting));
         let batcher = Arc::new(Batcher {
             pool,
-            relay,
+            relay: relay.clone(),
             topology,
         });
         for _ in 0..COMMITTERS {
             tokio::spawn(Arc::clone(&batcher).run(Arc::clone(&waiting)));
         }
-        Self { queue }
+        Self { queue, relay }
     }
 
-    /// Applies `write` in the next batch; returns once that batch has committed.
+    /// Applies `write` in the next batch; returns once that batch has committed and the
+    /// broker has confirmed the messages handed off to this write.
     pub async fn write(
         &self,
         write: JobWrite,
@@ -155,7 +188,11 @@ impl Committer {
                 done,
             })
             .map_err(|_| WriteError::Stopped)?;
-        written.await.map_err(|_| WriteError::Stopped)?
+        let outcome = written.await.map_err(|_| WriteError::Stopped)??;
+        if !outcome.hand_off.is_empty() {
+            self.relay.hand_off(&outcome.hand_off).await?;
+        }
+        Ok(outcome.written)
     }
 }
 
@@ -165,9 +202,9 @@ struct Batcher {
     topology: Topology,
 }
 
-/// What one batch transaction wrote: an outcome per write, the messages to publish, and the
+/// What one batch transaction wrote: an outcome per write, the outbox rows to publish, and the
 /// jobs it ended (counted once committed).
-type Applied = (Vec<Written>, Vec<OutboxMessage>, Vec<Ended>);
+type Applied = (Vec<Outcome>, Vec<OutboxMessage>, Vec<Ended>);
 
 /// A job a batch brought to its final status.
 struct Ended {
@@ -220,7 +257,7 @@ impl Batcher {
                 .partition(|p| p.deadline.is_none_or(|at| at > now));
             for pending in gone {
                 debug!("the caller stopped waiting; write dropped");
-                let _ = pending.done.send(Ok(Written::Dropped));
+                let _ = pending.done.send(Ok(Written::Dropped.into()));
             }
             if !batch.is_empty() {
                 self.commit(batch).await;
@@ -280,7 +317,7 @@ impl Batcher {
         if !deletable.is_empty() {
             outbox::delete_in(&mut tx, deletable).await?;
         }
-        let mut written: Vec<Written> = batch.iter().map(|_| Written::Done).collect();
+        let mut written: Vec<Outcome> = batch.iter().map(|_| Written::Done.into()).collect();
         let mut messages = Vec::new();
         let mut ended = Vec::new();
         let (mut creates, mut records, mut fails, mut notified, mut stalled) =
@@ -299,12 +336,15 @@ impl Batcher {
                     job_id,
                     step,
                     result,
+                    again,
                 } => records.push((
+                    i,
                     StepResult {
                         job_id: *job_id,
                         step: *step,
                         result,
                     },
+                    *again,
                     parent,
                 )),
                 JobWrite::Fail {
@@ -335,7 +375,7 @@ impl Batcher {
                 messages.push(self.event(job, event::JOB_CANCELLED, parent));
                 messages.push(self.cancel_signal(job_id, parent));
             }
-            written[i] = Written::Cancel(Box::new(found));
+            written[i] = Written::Cancel(Box::new(found)).into();
         }
 
         if !creates.is_empty() {
@@ -353,29 +393,52 @@ impl Batcher {
                 if created {
                     messages.push(self.math_task(job.view.id, 0, &steps[0], *parent));
                 }
-                written[*i] = Written::Job(Box::new(job.view));
+                written[*i] = Written::Job(Box::new(job.view)).into();
             }
         }
 
         if !records.is_empty() {
             // Sorted, so two batches that share a job (a duplicate delivery) lock in one order.
-            records.sort_by_key(|(step, _)| step.job_id);
+            records.sort_by_key(|(_, step, _, _)| step.job_id);
             let steps: Vec<StepResult> = records
                 .iter()
-                .map(|(s, _)| StepResult {
+                .map(|(_, s, _, _)| StepResult {
                     job_id: s.job_id,
                     step: s.step,
                     result: s.result,
                 })
                 .collect();
-            let parents: std::collections::HashMap<i32, Option<&str>> = records
-                .iter()
-                .map(|(s, parent)| (s.job_id, *parent))
-                .collect();
+            // The first write of each job takes its messages (a duplicate in the same batch
+            // records nothing).
+            let mut writer: std::collections::HashMap<i32, (usize, Option<&str>)> =
+                std::collections::HashMap::new();
+            for (i, s, _, parent) in &records {
+                writer.entry(s.job_id).or_insert((*i, *parent));
+            }
+            let mut moved = std::collections::HashSet::new();
             for job in jobs::record_steps(&mut tx, &steps).await? {
-                let parent = parents.get(&job.view.id).copied().flatten();
-                self.after_step(&mut tx, job, parent, &mut messages, &mut ended)
+                let (i, parent) = writer[&job.view.id];
+                moved.insert(job.view.id);
+                written[i].hand_off = self
+                    .after_step(&mut tx, job, parent, &mut messages, Some(&mut ended))
                     .await?;
+            }
+            let again: Vec<(i32, i32)> = records
+                .iter()
+                .filter(|(_, s, again, _)| *again && !moved.contains(&s.job_id))
+                .map(|(_, s, _, _)| (s.job_id, s.step))
+                .collect();
+            if !again.is_empty() {
+                for job in jobs::recorded_last(&mut tx, &again).await? {
+                    let (i, parent) = writer[&job.view.id];
+                    info!(
+                        job_id = job.view.id,
+                        "step recorded before; handing its messages off again"
+                    );
+                    written[i].hand_off = self
+                        .after_step(&mut tx, job, parent, &mut messages, None)
+                        .await?;
+                }
             }
         }
 
@@ -390,7 +453,8 @@ impl Batcher {
         for (i, write, parent) in dead {
             written[i] = self
                 .dead_letters(&mut tx, write, parent, &mut messages)
-                .await?;
+                .await?
+                .into();
         }
 
         if !notified.is_empty() {
@@ -414,21 +478,25 @@ impl Batcher {
         Ok((written, messages, ended))
     }
 
-    /// After a recorded step: the next step's task and a progress event, or the final event.
+    /// After a recorded step, the messages its writer hands off: the next step's task and a
+    /// progress event, or the final event. A job whose next step cannot be read is failed
+    /// here, its event in the outbox. `ended` is `None` when the step was recorded before
+    /// (its job's end is counted already).
     async fn after_step(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         job: Job,
         parent: Option<&str>,
-        messages: &mut Vec<OutboxMessage>,
-        ended: &mut Vec<Ended>,
-    ) -> sqlx::Result<()> {
+        outbox: &mut Vec<OutboxMessage>,
+        ended: Option<&mut Vec<Ended>>,
+    ) -> sqlx::Result<Vec<OutboxMessage>> {
         let job_id = job.view.id;
         if job.view.status.is_final() {
-            info!(job_id, "job done");
-            ended.push(Ended::of(&job));
-            messages.push(self.event(&job, event::JOB_DONE, parent));
-            return Ok(());
+            if let Some(ended) = ended {
+                info!(job_id, "job done");
+                ended.push(Ended::of(&job));
+            }
+            return Ok(vec![self.event(&job, event::JOB_DONE, parent)]);
         }
         let next = job.view.steps_done;
         let operation = job
@@ -438,11 +506,10 @@ impl Batcher {
             .cloned()
             .and_then(|d| serde_json::from_value::<MathStep>(d).ok());
         match operation {
-            Some(operation) => {
-                // The event goes out before the task that leads to the next one.
-                messages.push(self.event(&job, event::JOB_PROGRESS, parent));
-                messages.push(self.math_task(job_id, next, &operation, parent));
-            }
+            Some(operation) => Ok(vec![
+                self.event(&job, event::JOB_PROGRESS, parent),
+                self.math_task(job_id, next, &operation, parent),
+            ]),
             None => {
                 warn!(
                     job_id,
@@ -451,12 +518,14 @@ impl Batcher {
                 if let Some(failed) =
                     jobs::fail(tx, job_id, "stored job details are unreadable").await?
                 {
-                    ended.push(Ended::of(&failed));
-                    messages.push(self.event(&failed, event::JOB_FAILED, parent));
+                    if let Some(ended) = ended {
+                        ended.push(Ended::of(&failed));
+                    }
+                    outbox.push(self.event(&failed, event::JOB_FAILED, parent));
                 }
+                Ok(Vec::new())
             }
         }
-        Ok(())
     }
 
     /// A dead-letter write: keep one (failing the job it leaves stuck), or replay or discard

@@ -124,6 +124,7 @@ impl Handler for DbHandler {
                     job_id,
                     step,
                     result,
+                    again: context.redelivered || context.attempt > 1,
                 };
                 self.write(write, &context).await.map(|_| DbReply::Done)
             }

@@ -1,5 +1,6 @@
 //! Publishes outbox rows: right after the commit that wrote them, and again from a periodic
-//! sweep for rows whose writer died before publishing.
+//! sweep for rows whose writer died before publishing. Also publishes the messages a recorded
+//! step hands off without a row ([`Relay::hand_off`]).
 //!
 //! A published row is not deleted on its own: its id waits in [`Relay::take_deletable`] for
 //! the next batch transaction of the db worker, which deletes it for free alongside its own
@@ -55,6 +56,14 @@ impl Relay {
             }
         }
         self.delete_later(sent);
+    }
+
+    /// Publishes messages that have no outbox row, side by side, and says whether the broker
+    /// confirmed every one: the caller holds the delivery that caused them unacked until then,
+    /// so that delivery is their outbox (see [`super::Committer`]).
+    pub async fn hand_off(&self, messages: &[OutboxMessage]) -> Result<(), mom_bus::BusError> {
+        let results = futures_util::future::join_all(messages.iter().map(|m| self.send(m))).await;
+        results.into_iter().collect()
     }
 
     /// Takes the ids of published rows, for a transaction that deletes them.

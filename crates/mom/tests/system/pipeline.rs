@@ -109,11 +109,24 @@ impl Pipeline {
 }
 
 fn record(job_id: i32, step: i32, result: i64) -> JobWrite {
+    record_delivered(job_id, step, result, false)
+}
+
+/// A step result from a delivery that is `again` a redelivery or a retry, or not.
+fn record_delivered(job_id: i32, step: i32, result: i64, again: bool) -> JobWrite {
     JobWrite::RecordStep {
         job_id,
         step,
         result: json!(result),
+        again,
     }
+}
+
+fn task_ids(tasks: &[Value]) -> Vec<String> {
+    tasks
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_owned))
+        .collect()
 }
 
 async fn two_step_job(pipeline: &Pipeline, owner_id: i32, request_id: &str) -> i32 {
@@ -164,6 +177,83 @@ async fn duplicate_step_results_are_recorded_once_within_a_batch_and_across_batc
         "each step enqueued once: {tasks:?}"
     );
     assert_eq!(tasks[1]["body"]["operation"]["method"], "multiply");
+    pipeline.stop().await;
+}
+
+/// A step recorded by a delivery that died before the broker confirmed its messages (they have
+/// no outbox row): the redelivered step result finds the step recorded and hands them off
+/// again. A plain duplicate hands off nothing, nor does a redelivery once the job has moved on.
+#[tokio::test]
+async fn a_redelivered_step_result_hands_off_what_its_first_delivery_could_not() {
+    let pipeline = Pipeline::start().await;
+    let owner = pipeline.user().await;
+    let mut events = pipeline.bus.subscribe(&pipeline.config.topology().events);
+    events
+        .bindings()
+        .bind(&mom::topology::user_key(owner))
+        .await
+        .unwrap();
+    let job_id = two_step_job(&pipeline, owner, "job-1").await;
+    let (step0, step1) = (
+        format!("job-{job_id}-step-0"),
+        format!("job-{job_id}-step-1"),
+    );
+    assert_eq!(task_ids(&pipeline.math_tasks().await), [step0]);
+
+    // What the first delivery of step 0's result committed before it died.
+    let mut tx = pipeline.pool.begin().await.unwrap();
+    jobs::record_step(&mut tx, job_id, 0, &json!(3))
+        .await
+        .unwrap()
+        .expect("step 0 recorded");
+    tx.commit().await.unwrap();
+
+    pipeline
+        .write(record_delivered(job_id, 0, 3, false))
+        .await
+        .unwrap();
+    assert!(
+        pipeline.math_tasks().await.is_empty(),
+        "a plain duplicate hands off nothing"
+    );
+    pipeline
+        .write(record_delivered(job_id, 0, 3, true))
+        .await
+        .unwrap();
+    let tasks = pipeline.math_tasks().await;
+    assert_eq!(task_ids(&tasks), [step1]);
+    assert_eq!(tasks[0]["body"]["operation"]["method"], "multiply");
+    let job = pipeline.job(job_id).await;
+    assert_eq!(
+        (job.steps_done, job.version),
+        (1, 2),
+        "nothing recorded twice"
+    );
+
+    // The last step recorded, then its result redelivered: the final event goes out again.
+    pipeline.write(record(job_id, 1, 18)).await.unwrap();
+    pipeline
+        .write(record_delivered(job_id, 1, 18, true))
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    while kinds.iter().filter(|k| *k == "job:done").count() < 2 {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("job:done twice within 10 s")
+            .expect("the subscription is open");
+        kinds.push(event.context.kind.clone().unwrap_or_default());
+    }
+    assert_eq!(kinds, ["job:progress", "job:done", "job:done"]);
+
+    // Step 0 redelivered once the job has moved on: nothing.
+    pipeline
+        .write(record_delivered(job_id, 0, 3, true))
+        .await
+        .unwrap();
+    assert!(pipeline.math_tasks().await.is_empty());
+    let job = pipeline.job(job_id).await;
+    assert_eq!((job.steps_done, job.version), (2, 3));
     pipeline.stop().await;
 }
 
