@@ -4,7 +4,14 @@
 //! connections are refused), open connections are served for [`DRAIN`] with `Connection:
 //! close` on every answer (each client closes its connection after one more answer), and only
 //! then are the remaining ones closed, finishing requests in flight.
+//!
+//! Two orderings keep the stop itself from cutting a request. Connections the kernel already
+//! took into the listener's backlog are accepted and served before it closes (closing resets
+//! them, after their client may have sent a request). And `Connection: close` is only sent
+//! once the listener is closed, so a client it sends away is refused, not reset, when it
+//! connects again.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -21,6 +28,10 @@ pub struct Draining {
     listener: Option<TcpListener>,
     address: SocketAddr,
     stop: CancellationToken,
+    /// Cancelled once the listening socket is closed.
+    closed: CancellationToken,
+    /// Connections found in the backlog when the listener closed, still to be served.
+    backlog: VecDeque<(std::net::TcpStream, SocketAddr)>,
 }
 
 impl Draining {
@@ -29,7 +40,53 @@ impl Draining {
             address: listener.local_addr()?,
             listener: Some(listener),
             stop,
+            closed: CancellationToken::new(),
+            backlog: VecDeque::new(),
         })
+    }
+
+    /// Cancelled once the listener no longer accepts: from then on answers end their
+    /// connection ([`close_when_stopping`]).
+    pub fn closed(&self) -> CancellationToken {
+        self.closed.clone()
+    }
+
+    /// Takes what the kernel has already accepted, then closes the listening socket.
+    fn close(&mut self) {
+        let Some(listener) = self.listener.take() else {
+            return;
+        };
+        match listener.into_std() {
+            // Non-blocking: accepts until the backlog is empty.
+            Ok(listener) => loop {
+                match listener.accept() {
+                    Ok(connection) => self.backlog.push_back(connection),
+                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(error) => {
+                        if error.kind() != std::io::ErrorKind::WouldBlock {
+                            warn!(%error, "the API cannot take its backlog on a stop");
+                        }
+                        break;
+                    }
+                }
+            },
+            Err(error) => warn!(%error, "the API cannot take its backlog on a stop"),
+        }
+        self.closed.cancel();
+    }
+
+    /// The next connection of the backlog, ready for the runtime.
+    fn next_of_backlog(&mut self) -> Option<(TcpStream, SocketAddr)> {
+        while let Some((connection, peer)) = self.backlog.pop_front() {
+            let ready = connection
+                .set_nonblocking(true)
+                .and_then(|()| TcpStream::from_std(connection));
+            match ready {
+                Ok(connection) => return Some((connection, peer)),
+                Err(error) => warn!(%error, "the API cannot serve a connection of its backlog"),
+            }
+        }
+        None
     }
 }
 
@@ -40,11 +97,16 @@ impl axum::serve::Listener for Draining {
     async fn accept(&mut self) -> (TcpStream, SocketAddr) {
         loop {
             let Some(listener) = &self.listener else {
+                if let Some(connection) = self.next_of_backlog() {
+                    return connection;
+                }
                 // Closed: the server stops on its own signal after the drain.
                 return std::future::pending().await;
             };
             tokio::select! {
-                _ = self.stop.cancelled() => self.listener = None,
+                // A stop first: what the backlog holds is then served by `close`.
+                biased;
+                _ = self.stop.cancelled() => self.close(),
                 accepted = listener.accept() => match accepted {
                     Ok(connection) => return connection,
                     Err(error) => {
@@ -62,17 +124,45 @@ impl axum::serve::Listener for Draining {
     }
 }
 
-/// Middleware: once `stop` is cancelled, every answer ends its connection.
+/// Middleware: once `closed` is cancelled, every answer ends its connection.
 pub async fn close_when_stopping(
-    stop: CancellationToken,
+    closed: CancellationToken,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let mut response = next.run(request).await;
-    if stop.is_cancelled() {
+    if closed.is_cancelled() {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::serve::Listener;
+
+    #[tokio::test]
+    async fn a_stop_serves_the_backlog_then_refuses_new_connections() {
+        let stop = CancellationToken::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut draining = Draining::new(listener, stop.clone()).unwrap();
+        let address = draining.local_addr().unwrap();
+        let closed = draining.closed();
+
+        // The kernel takes the connection into the backlog; nothing has accepted it yet.
+        let waiting = std::net::TcpStream::connect(address).unwrap();
+        assert!(!closed.is_cancelled());
+        stop.cancel();
+
+        let (_served, peer) = tokio::time::timeout(Duration::from_secs(5), draining.accept())
+            .await
+            .expect("the connection of the backlog is served, not reset");
+        assert_eq!(peer, waiting.local_addr().unwrap());
+        assert!(closed.is_cancelled());
+        let refused = std::net::TcpStream::connect(address).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    }
 }

@@ -223,20 +223,18 @@ pub async fn run(
     let bus = state.bus.clone();
     tokio::spawn(state.queues.clone().run(shutdown.clone()));
     info!(address = %listener.local_addr()?, "api listening");
-    let stopping = shutdown.clone();
+    let listener = drain::Draining::new(listener, shutdown.clone())?;
+    let closed = listener.closed();
     let app = router(state).layer(axum::middleware::from_fn(move |request, next| {
-        drain::close_when_stopping(stopping.clone(), request, next)
+        drain::close_when_stopping(closed.clone(), request, next)
     }));
     // Peer addresses, for the per-address attempt limits.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     // Small answers leave at once, without Nagle's delay (`tap_io` also gives `ConnectInfo`
     // the peer address of a custom listener).
-    let listener = axum::serve::ListenerExt::tap_io(
-        drain::Draining::new(listener, shutdown.clone())?,
-        |tcp| {
-            let _ = tcp.set_nodelay(true);
-        },
-    );
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.cancelled().await;
