@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use mom_math::MathMethod;
 use serde_json::Value;
-use sqlx::{FromRow, PgPool, Postgres, QueryBuilder, Transaction};
+use std::sync::LazyLock;
+
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
 
 use crate::domain::{JobStatus, JobView, UserView};
 
@@ -199,40 +201,50 @@ pub async fn insert(
     inserted.pop().ok_or(sqlx::Error::RowNotFound)
 }
 
-/// Records each step result that is the next one its job expects, in one statement. Returns
-/// the jobs that changed, with their owners; a result recorded already (a redelivery) or of a
-/// job that has ended changes nothing and is left out.
+/// Records each step result that is the next one its job expects and deletes the `published`
+/// outbox rows, in one statement: on a connection outside a transaction it commits alone,
+/// with no `BEGIN` and `COMMIT` round trips. Returns the jobs that changed, with their owners;
+/// a result recorded already (a redelivery) or of a job that has ended changes nothing and is
+/// left out.
 pub async fn record_steps(
-    tx: &mut Transaction<'_, Postgres>,
+    conn: &mut PgConnection,
     steps: &[StepResult<'_>],
+    published: &[i64],
 ) -> sqlx::Result<Vec<Job>> {
+    // A data-modifying CTE runs whether or not the query reads it.
+    static STATEMENT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH published AS (
+                DELETE FROM outbox WHERE id = ANY($4)
+             ), input AS (
+                SELECT * FROM unnest($1::int[], $2::int[], $3::jsonb[]) AS i(job_id, step, result)
+             ), j AS (
+                UPDATE jobs SET
+                    details = jsonb_set(jobs.details, ARRAY[input.step::text, 'result'], input.result),
+                    steps_done = input.step + 1,
+                    status = CASE WHEN input.step + 1 >= jobs.steps_total THEN 'done' ELSE 'running' END,
+                    finished_at = CASE WHEN input.step + 1 >= jobs.steps_total THEN now() ELSE NULL END,
+                    updated_at = now(),
+                    version = jobs.version + 1
+                FROM input
+                WHERE jobs.id = input.job_id AND jobs.steps_done = input.step
+                  AND jobs.status IN ('queued', 'running')
+                RETURNING {COLUMNS}
+             )
+             {}",
+            with_owner("")
+        )
+    });
     let ids: Vec<i32> = steps.iter().map(|s| s.job_id).collect();
     let numbers: Vec<i32> = steps.iter().map(|s| s.step).collect();
     let results: Vec<&Value> = steps.iter().map(|s| s.result).collect();
-    let rows = sqlx::query_as::<_, JobWithOwnerRow>(&format!(
-        "WITH input AS (
-            SELECT * FROM unnest($1::int[], $2::int[], $3::jsonb[]) AS i(job_id, step, result)
-         ), j AS (
-            UPDATE jobs SET
-                details = jsonb_set(jobs.details, ARRAY[input.step::text, 'result'], input.result),
-                steps_done = input.step + 1,
-                status = CASE WHEN input.step + 1 >= jobs.steps_total THEN 'done' ELSE 'running' END,
-                finished_at = CASE WHEN input.step + 1 >= jobs.steps_total THEN now() ELSE NULL END,
-                updated_at = now(),
-                version = jobs.version + 1
-            FROM input
-            WHERE jobs.id = input.job_id AND jobs.steps_done = input.step
-              AND jobs.status IN ('queued', 'running')
-            RETURNING {COLUMNS}
-         )
-         {}",
-        with_owner("")
-    ))
-    .bind(&ids)
-    .bind(&numbers)
-    .bind(&results)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = sqlx::query_as::<_, JobWithOwnerRow>(&STATEMENT)
+        .bind(&ids)
+        .bind(&numbers)
+        .bind(&results)
+        .bind(published)
+        .fetch_all(conn)
+        .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
@@ -265,7 +277,7 @@ pub async fn recorded_last(
 /// Records the result of step `step` if it is the next one to record; `None` if it was
 /// recorded already or the job has ended.
 pub async fn record_step(
-    tx: &mut Transaction<'_, Postgres>,
+    conn: &mut PgConnection,
     job_id: i32,
     step: i32,
     result: &Value,
@@ -275,15 +287,11 @@ pub async fn record_step(
         step,
         result,
     };
-    Ok(record_steps(tx, &[step]).await?.pop())
+    Ok(record_steps(conn, &[step], &[]).await?.pop())
 }
 
 /// Fails a job that has not ended yet; `None` if it had.
-pub async fn fail(
-    tx: &mut Transaction<'_, Postgres>,
-    job_id: i32,
-    reason: &str,
-) -> sqlx::Result<Option<Job>> {
+pub async fn fail(conn: &mut PgConnection, job_id: i32, reason: &str) -> sqlx::Result<Option<Job>> {
     let row = sqlx::query_as::<_, JobWithOwnerRow>(&format!(
         "WITH j AS (
             UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now(),
@@ -296,7 +304,7 @@ pub async fn fail(
     ))
     .bind(job_id)
     .bind(reason)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(conn)
     .await?;
     Ok(row.map(Into::into))
 }

@@ -631,3 +631,76 @@ async fn a_write_whose_caller_stopped_waiting_is_not_applied() {
     assert_eq!(pipeline.math_tasks().await.len(), 1);
     pipeline.stop().await;
 }
+
+/// A batch of step results alone is one statement outside a transaction: it also deletes the
+/// outbox rows published since the last batch. A job whose next step cannot be read back has
+/// its step recorded by that statement and the write answered with an error; the retry, a
+/// repeat, fails the job in a transaction with its event.
+#[tokio::test]
+async fn a_job_whose_next_step_cannot_be_read_back_ends_failed_with_its_event() {
+    let pipeline = Pipeline::start().await;
+    let owner = pipeline.user().await;
+    let mut events = pipeline.bus.subscribe(&pipeline.config.topology().events);
+    events
+        .bindings()
+        .bind(&mom::topology::user_key(owner))
+        .await
+        .unwrap();
+    let job_id = two_step_job(&pipeline, owner, "job-1").await;
+    // The first step's task has an outbox row; wait until the relay has published it.
+    let published = loop {
+        let ids = pipeline.relay.take_deletable();
+        if !ids.is_empty() {
+            break ids;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    pipeline.relay.delete_later(published);
+    sqlx::query("UPDATE jobs SET details = jsonb_set(details, '{1}', '\"garbage\"') WHERE id = $1")
+        .bind(job_id)
+        .execute(&pipeline.pool)
+        .await
+        .unwrap();
+
+    let written = pipeline.write(record(job_id, 0, 3)).await;
+    assert!(
+        matches!(
+            written,
+            Err(mom::worker::WriteError::NextStepUnreadable { job_id: id, step: 0 }) if id == job_id
+        ),
+        "{written:?}"
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&pipeline.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the statement deleted the published row");
+    let job = pipeline.job(job_id).await;
+    assert_eq!(
+        (job.steps_done, job.status),
+        (1, mom::domain::JobStatus::Running)
+    );
+
+    pipeline
+        .write(record_delivered(job_id, 0, 3, true))
+        .await
+        .unwrap();
+    let job = pipeline.job(job_id).await;
+    assert_eq!(job.status, mom::domain::JobStatus::Failed);
+    assert_eq!(
+        job.error.as_deref(),
+        Some("stored job details are unreadable")
+    );
+    let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("an event within 10 s")
+        .expect("the subscription is open");
+    assert_eq!(event.context.kind.as_deref(), Some("job:failed"));
+    let tasks = pipeline.math_tasks().await;
+    assert_eq!(
+        task_ids(&tasks),
+        [format!("job-{job_id}-step-0")],
+        "no task for the unreadable step"
+    );
+    pipeline.stop().await;
+}
