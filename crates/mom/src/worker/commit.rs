@@ -345,16 +345,7 @@ impl Batcher {
         conn: &'c mut Option<PgConnection>,
     ) -> Result<&'c mut PgConnection, sqlx::Error> {
         if conn.is_none() {
-            // A prepared statement's plan is otherwise frozen at its sixth run, when the
-            // tables may still be nearly empty: a sequential scan of `jobs` per batch, which
-            // grows with the table for as long as the connection lives (and without stats,
-            // with autovacuum off, forever). Planning each run costs about 0.15 ms.
-            let options = self
-                .pool
-                .connect_options()
-                .as_ref()
-                .clone()
-                .options([("plan_cache_mode", "force_custom_plan")]);
+            let options = self.pool.connect_options();
             *conn = Some(PgConnection::connect_with(&options).await?);
         }
         Ok(conn.as_mut().expect("connected above"))
