@@ -70,6 +70,17 @@ impl Pipeline {
             .view
     }
 
+    /// The events published to `owner`'s sockets from now on.
+    async fn events_of(&self, owner: i32) -> mom_bus::Subscription {
+        let events = self.bus.subscribe(&self.config.topology().events);
+        events
+            .bindings()
+            .bind(&mom::topology::user_key(owner))
+            .await
+            .unwrap();
+        events
+    }
+
     async fn write(&self, write: JobWrite) -> Result<Written, mom::worker::WriteError> {
         self.committer.write(write, None).await
     }
@@ -187,12 +198,7 @@ async fn duplicate_step_results_are_recorded_once_within_a_batch_and_across_batc
 async fn a_redelivered_step_result_hands_off_what_its_first_delivery_could_not() {
     let pipeline = Pipeline::start().await;
     let owner = pipeline.user().await;
-    let mut events = pipeline.bus.subscribe(&pipeline.config.topology().events);
-    events
-        .bindings()
-        .bind(&mom::topology::user_key(owner))
-        .await
-        .unwrap();
+    let mut events = pipeline.events_of(owner).await;
     let job_id = two_step_job(&pipeline, owner, "job-1").await;
     let (step0, step1) = (
         format!("job-{job_id}-step-0"),
@@ -640,12 +646,7 @@ async fn a_write_whose_caller_stopped_waiting_is_not_applied() {
 async fn a_job_whose_next_step_cannot_be_read_back_ends_failed_with_its_event() {
     let pipeline = Pipeline::start().await;
     let owner = pipeline.user().await;
-    let mut events = pipeline.bus.subscribe(&pipeline.config.topology().events);
-    events
-        .bindings()
-        .bind(&mom::topology::user_key(owner))
-        .await
-        .unwrap();
+    let mut events = pipeline.events_of(owner).await;
     let job_id = two_step_job(&pipeline, owner, "job-1").await;
     // The first step's task has an outbox row; wait until the relay has published it.
     let published = loop {
