@@ -17,8 +17,13 @@ pub mod event {
 /// The names of one mom system on a broker.
 #[derive(Clone, Debug)]
 pub struct Topology {
-    /// Database writes: RPC (register, create job) at priority 10, step records below.
+    /// Deferred database writes: step records, failures, "notified" marks.
     pub db: WorkQueue,
+    /// Database writes a caller waits for (RPC: register, create or cancel a job, act on dead
+    /// letters), on a queue and consumer of their own: behind a backlog of step results on
+    /// `db`, an RPC would wait for a free slot of that consumer's prefetch, which priority
+    /// cannot give it.
+    pub rpc: WorkQueue,
     /// Math steps: slow external calls, many in flight, retried with backoff.
     pub math: WorkQueue,
     /// Job and session events, routed by user.
@@ -29,12 +34,14 @@ impl Topology {
     /// `math_retry` is the operator's (`MATH_ATTEMPTS`, `MATH_RETRY_INITIAL_MS`); the db
     /// queue's policy is fixed, since its failures are the database's, not a remote's.
     pub fn new(prefix: &str, math_retry: RetryPolicy) -> Self {
+        let db_retry = RetryPolicy {
+            max_attempts: 8,
+            initial_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        };
         Self {
-            db: WorkQueue::new(format!("{prefix}db")).with_retry(RetryPolicy {
-                max_attempts: 8,
-                initial_delay: Duration::from_millis(500),
-                max_delay: Duration::from_secs(30),
-            }),
+            db: WorkQueue::new(format!("{prefix}db")).with_retry(db_retry.clone()),
+            rpc: WorkQueue::new(format!("{prefix}db.rpc")).with_retry(db_retry),
             math: WorkQueue::new(format!("{prefix}math")).with_retry(math_retry),
             events: Exchange::topic(format!("{prefix}events")),
         }
@@ -43,7 +50,7 @@ impl Topology {
     /// Which work queue `name` is, for what its dead letters mean.
     pub fn origin(&self, name: &str) -> Option<crate::domain::dead_letter::Origin> {
         use crate::domain::dead_letter::Origin;
-        if name == self.db.name {
+        if name == self.db.name || name == self.rpc.name {
             Some(Origin::Db)
         } else if name == self.math.name {
             Some(Origin::Math)
@@ -53,8 +60,8 @@ impl Topology {
     }
 
     /// Every work queue, for health and the System page.
-    pub fn queues(&self) -> [&WorkQueue; 2] {
-        [&self.db, &self.math]
+    pub fn queues(&self) -> [&WorkQueue; 3] {
+        [&self.rpc, &self.db, &self.math]
     }
 }
 

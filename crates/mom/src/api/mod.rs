@@ -120,7 +120,7 @@ impl ApiState {
         let started = std::time::Instant::now();
         let reply = self
             .bus
-            .call_json(&self.topology.db.name, request, timeout)
+            .call_json(&self.topology.rpc.name, request, timeout)
             .await;
         let outcome = match &reply {
             Ok(_) => "ok",

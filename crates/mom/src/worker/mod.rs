@@ -23,6 +23,9 @@ pub use cancels::Cancels;
 
 /// Dead letters stored at once per queue: they share the committer's transactions.
 const KEEPER_CONCURRENCY: u16 = 32;
+/// RPCs in flight at once: each is one write of a request somebody waits for, committed with
+/// whatever else the committer holds.
+const RPC_CONCURRENCY: u16 = 64;
 pub use commit::{Committer, JobWrite, WriteError, Written};
 pub use db::DbHandler;
 pub use keeper::Keeper;
@@ -74,6 +77,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         DbHandler::new(pool.clone(), committer.clone()),
     )
     .concurrency(config.db_concurrency);
+    let rpc = Consumer::new(
+        &bus,
+        topology.rpc.clone(),
+        DbHandler::new(pool.clone(), committer.clone()),
+    )
+    .concurrency(RPC_CONCURRENCY);
     let math = Consumer::new(
         &bus,
         topology.math.clone(),
@@ -86,19 +95,24 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         )?,
     )
     .concurrency(config.math_concurrency);
-    let keepers =
-        [(&topology.db, Origin::Db), (&topology.math, Origin::Math)].map(|(queue, origin)| {
-            Consumer::new(
-                &bus,
-                queue.dead_letters(),
-                Keeper::new(&queue.name, origin, committer.clone()),
-            )
-            .concurrency(KEEPER_CONCURRENCY)
-            .run(shutdown.clone())
-        });
-    info!(db = %topology.db.name, math = %topology.math.name, math_url = %config.math_url, "worker starting");
+    let keepers = [
+        (&topology.rpc, Origin::Db),
+        (&topology.db, Origin::Db),
+        (&topology.math, Origin::Math),
+    ]
+    .map(|(queue, origin)| {
+        Consumer::new(
+            &bus,
+            queue.dead_letters(),
+            Keeper::new(&queue.name, origin, committer.clone()),
+        )
+        .concurrency(KEEPER_CONCURRENCY)
+        .run(shutdown.clone())
+    });
+    info!(rpc = %topology.rpc.name, db = %topology.db.name, math = %topology.math.name, math_url = %config.math_url, "worker starting");
     tokio::join!(
         db.run(shutdown.clone()),
+        rpc.run(shutdown.clone()),
         math.run(shutdown.clone()),
         futures_util::future::join_all(keepers),
         relay.run(shutdown.clone()),

@@ -280,6 +280,7 @@ async fn dead_letters_page_newest_first_filter_count_and_go_by_filter() {
     assert_eq!(
         counts["queues"],
         json!([
+            {"queue": topology.rpc.name, "count": 0},
             {"queue": topology.db.name, "count": 7},
             {"queue": topology.math.name, "count": 3}
         ])

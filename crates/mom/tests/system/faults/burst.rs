@@ -515,20 +515,25 @@ async fn wait_until_drained(cluster: &Cluster, pool: &sqlx::PgPool, failed: usiz
                 waiting.push(stats.messages);
             }
         }
-        if outbox == 0 && waiting.iter().all(|n| *n == 0) && waiting.len() == 2 {
+        if outbox == 0
+            && waiting.iter().all(|n| *n == 0)
+            && waiting.len() == topology.queues().len()
+        {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "left behind: {outbox} outbox rows, {waiting:?} messages in db and math"
+            "left behind: {outbox} outbox rows, {waiting:?} messages in db.rpc, db and math"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let db_dead = bus
-        .queue_stats(&topology.db.dead_letter_queue())
-        .await
-        .map_or(0, |s| s.messages);
-    assert_eq!(db_dead, 0, "db commands dead-lettered");
+    for queue in [&topology.rpc, &topology.db] {
+        let dead = bus
+            .queue_stats(&queue.dead_letter_queue())
+            .await
+            .map_or(0, |s| s.messages);
+        assert_eq!(dead, 0, "db commands dead-lettered from {}", queue.name);
+    }
     let math_dead = bus
         .queue_stats(&topology.math.dead_letter_queue())
         .await

@@ -288,7 +288,7 @@ impl Cluster {
             Service::Api | Service::Up => answers(self.config.api_port, "/health").await,
             Service::Socket => answers(self.config.socket_port, "/").await,
             Service::Math => answers(self.config.math_port, "/").await,
-            // Attached to both of its queues.
+            // Attached to every work queue.
             Service::Worker => {
                 let Some(bus) = bus else { return false };
                 let topology = self.config.topology();
