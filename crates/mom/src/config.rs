@@ -42,6 +42,8 @@ pub struct Config {
     pub math_attempts: u32,
     /// Messages the db worker holds at once; the job writes among them share transactions.
     pub db_concurrency: u16,
+    /// RPCs (writes a caller waits for) the db worker holds at once, from their own queue.
+    pub rpc_concurrency: u16,
     pub socket_reverify: Duration,
     pub panel_dir: PathBuf,
     /// RabbitMQ management API, for the System page; optional.
@@ -157,6 +159,7 @@ impl Config {
             math_retry_initial: Duration::from_millis(var("MATH_RETRY_INITIAL_MS", "1000")?),
             math_attempts: var("MATH_ATTEMPTS", "5")?,
             db_concurrency: var("DB_CONCURRENCY", "256")?,
+            rpc_concurrency: var("RPC_CONCURRENCY", "64")?,
             socket_reverify: Duration::from_secs(var("SOCKET_REVERIFY_SECONDS", "60")?),
             panel_dir: var("PANEL_DIR", "web/dist")?,
             management_url: var(
@@ -211,6 +214,7 @@ impl Config {
             math_retry_initial: Duration::from_secs(1),
             math_attempts: 5,
             db_concurrency: 256,
+            rpc_concurrency: 64,
             socket_reverify: Duration::from_secs(60),
             panel_dir: "web/dist".into(),
             management_url: "http://guest:guest@127.0.0.1:15672".into(),

@@ -23,9 +23,6 @@ pub use cancels::Cancels;
 
 /// Dead letters stored at once per queue: they share the committer's transactions.
 const KEEPER_CONCURRENCY: u16 = 32;
-/// RPCs in flight at once: each is one write of a request somebody waits for, committed with
-/// whatever else the committer holds.
-const RPC_CONCURRENCY: u16 = 64;
 pub use commit::{Committer, JobWrite, WriteError, Written};
 pub use db::DbHandler;
 pub use keeper::Keeper;
@@ -82,7 +79,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         topology.rpc.clone(),
         DbHandler::new(pool.clone(), committer.clone()),
     )
-    .concurrency(RPC_CONCURRENCY);
+    .concurrency(config.rpc_concurrency);
     let math = Consumer::new(
         &bus,
         topology.math.clone(),
