@@ -124,6 +124,7 @@ pub struct NewJob<'a> {
 }
 
 /// A step result to record.
+#[derive(Clone, Copy)]
 pub struct StepResult<'a> {
     pub job_id: i32,
     pub step: i32,

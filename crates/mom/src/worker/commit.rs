@@ -24,6 +24,7 @@
 //! a pool pings a connection when it hands it out and again when it takes it back, two round
 //! trips per batch that carry nothing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -231,6 +232,14 @@ struct Ended {
 }
 
 impl Ended {
+    /// Counts `job` in `ended` if its recorded step finished it.
+    fn count_if_done(job: &Job, ended: &mut Vec<Ended>) {
+        if job.view.status.is_final() {
+            info!(job_id = job.view.id, "job done");
+            ended.push(Ended::of(job));
+        }
+    }
+
     fn of(job: &Job) -> Self {
         let view = &job.view;
         Self {
@@ -358,32 +367,21 @@ impl Batcher {
         batch: &[Pending],
         deletable: &[i64],
     ) -> Result<Applied, sqlx::Error> {
-        let steps: Vec<(usize, StepResult)> = batch
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| Some((i, step_result(&p.write)?)))
-            .collect();
-        // The first write of each job takes its messages (a duplicate in the same batch
-        // records nothing).
-        let mut writer = std::collections::HashMap::new();
-        for (i, step) in &steps {
-            writer.entry(step.job_id).or_insert((*i, step.step));
-        }
-        // Sorted, so two batches that share a job (a duplicate delivery) lock in one order.
-        let mut sorted: Vec<StepResult> = steps.into_iter().map(|(_, step)| step).collect();
-        sorted.sort_by_key(|step| step.job_id);
+        let (steps, writer) = step_batch(
+            batch
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| Some((i, step_result(&p.write)?))),
+        );
         let mut outcomes: Vec<Result<Outcome, WriteError>> =
             batch.iter().map(|_| Ok(Written::Done.into())).collect();
         let mut ended = Vec::new();
-        for job in jobs::record_steps(conn, &sorted, deletable).await? {
+        for job in jobs::record_steps(conn, &steps, deletable).await? {
             let (i, step) = writer[&job.view.id];
             let parent = batch[i].traceparent.as_deref();
             outcomes[i] = match self.after_step(&job, parent) {
                 Some(hand_off) => {
-                    if job.view.status.is_final() {
-                        info!(job_id = job.view.id, "job done");
-                        ended.push(Ended::of(&job));
-                    }
+                    Ended::count_if_done(&job, &mut ended);
                     Ok(Outcome {
                         written: Written::Done,
                         hand_off,
@@ -427,21 +425,11 @@ impl Batcher {
                     owner_id,
                     steps,
                 } => creates.push((i, request_id, *owner_id, steps, json!(steps), parent)),
-                JobWrite::RecordStep {
-                    job_id,
-                    step,
-                    result,
-                    again,
-                } => records.push((
-                    i,
-                    StepResult {
-                        job_id: *job_id,
-                        step: *step,
-                        result,
-                    },
-                    *again,
-                    parent,
-                )),
+                JobWrite::RecordStep { again, .. } => {
+                    if let Some(step) = step_result(&pending.write) {
+                        records.push((i, step, *again));
+                    }
+                }
                 JobWrite::Fail {
                     job_id,
                     step,
@@ -493,43 +481,26 @@ impl Batcher {
         }
 
         if !records.is_empty() {
-            // Sorted, so two batches that share a job (a duplicate delivery) lock in one order.
-            records.sort_by_key(|(_, step, _, _)| step.job_id);
-            let steps: Vec<StepResult> = records
-                .iter()
-                .map(|(_, s, _, _)| StepResult {
-                    job_id: s.job_id,
-                    step: s.step,
-                    result: s.result,
-                })
-                .collect();
-            // The first write of each job takes its messages (a duplicate in the same batch
-            // records nothing).
-            let mut writer: std::collections::HashMap<i32, (usize, Option<&str>)> =
-                std::collections::HashMap::new();
-            for (i, s, _, parent) in &records {
-                writer.entry(s.job_id).or_insert((*i, *parent));
-            }
+            let (steps, writer) = step_batch(records.iter().map(|(i, s, _)| (*i, *s)));
             let mut moved = std::collections::HashSet::new();
             for job in jobs::record_steps(&mut tx, &steps, &[]).await? {
-                let (i, parent) = writer[&job.view.id];
+                let (i, _) = writer[&job.view.id];
+                let parent = batch[i].traceparent.as_deref();
                 moved.insert(job.view.id);
-                if job.view.status.is_final() {
-                    info!(job_id = job.view.id, "job done");
-                    ended.push(Ended::of(&job));
-                }
+                Ended::count_if_done(&job, &mut ended);
                 written[i].hand_off = self
                     .hand_off_or_fail(&mut tx, job, parent, &mut messages, Some(&mut ended))
                     .await?;
             }
             let again: Vec<(i32, i32)> = records
                 .iter()
-                .filter(|(_, s, again, _)| *again && !moved.contains(&s.job_id))
-                .map(|(_, s, _, _)| (s.job_id, s.step))
+                .filter(|(_, s, again)| *again && !moved.contains(&s.job_id))
+                .map(|(_, s, _)| (s.job_id, s.step))
                 .collect();
             if !again.is_empty() {
                 for job in jobs::recorded_last(&mut tx, &again).await? {
-                    let (i, parent) = writer[&job.view.id];
+                    let (i, _) = writer[&job.view.id];
+                    let parent = batch[i].traceparent.as_deref();
                     info!(
                         job_id = job.view.id,
                         "step recorded before; handing its messages off again"
@@ -770,4 +741,21 @@ fn step_result(write: &JobWrite) -> Option<StepResult<'_>> {
         }),
         _ => None,
     }
+}
+
+/// A batch's step results (with each one's index in the batch) as one statement records them:
+/// sorted by job, so two batches that share a job (a duplicate delivery) lock in one order,
+/// and, per job, the index and step of its first write, which takes the job's messages (a
+/// duplicate in the same batch records nothing).
+fn step_batch<'a>(
+    writes: impl IntoIterator<Item = (usize, StepResult<'a>)>,
+) -> (Vec<StepResult<'a>>, HashMap<i32, (usize, i32)>) {
+    let mut writes: Vec<(usize, StepResult<'a>)> = writes.into_iter().collect();
+    // Stable: of one job's writes, the first in the batch stays first.
+    writes.sort_by_key(|(_, step)| step.job_id);
+    let mut writer = HashMap::new();
+    for (i, step) in &writes {
+        writer.entry(step.job_id).or_insert((*i, step.step));
+    }
+    (writes.into_iter().map(|(_, step)| step).collect(), writer)
 }
