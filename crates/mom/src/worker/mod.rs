@@ -1,6 +1,6 @@
-//! The worker: consumes the `db` queue (the only writer of PostgreSQL) and the `math` queue
-//! (steps that call the external math service), keeps their dead letters, and relays the
-//! outbox.
+//! The worker: consumes the `db.rpc` and `db` queues (the only writer of PostgreSQL) and the
+//! `math` queue (steps that call the external math service), keeps their dead letters, and
+//! relays the outbox.
 
 mod cancels;
 mod commit;
@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::domain::dead_letter::Origin;
-use crate::wiring::Backing;
+use crate::wiring::{self, Backing};
 pub use cancels::Cancels;
 
 /// Dead letters stored at once per queue: they share the committer's transactions.
@@ -66,8 +66,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let cancels = Cancels::new(config.job_stall_after());
     let signals = cancels::subscribe(&bus, &topology, &pool, &cancels).await;
 
+    // RPCs have a broker connection and a committer of their own. Step traffic puts the main
+    // connection under RabbitMQ's flow control, which held RPC replies for up to 0.7 s next
+    // to a 10,000-job burst, and a create that shares a batch with hundreds of step results
+    // waits for all of them.
+    let Some(rpc_bus) =
+        wiring::own_connection(&config, "worker-rpc", &topology.rpc, &shutdown).await?
+    else {
+        bus.close().await;
+        return Ok(());
+    };
     let relay = Relay::new(bus.clone(), pool.clone(), config.outbox_grace);
     let committer = Committer::start(pool.clone(), relay.clone(), topology.clone());
+    let rpc_committer = Committer::start(pool.clone(), relay.clone(), topology.clone());
     let db = Consumer::new(
         &bus,
         topology.db.clone(),
@@ -75,9 +86,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     )
     .concurrency(config.db_concurrency);
     let rpc = Consumer::new(
-        &bus,
+        &rpc_bus,
         topology.rpc.clone(),
-        DbHandler::new(pool.clone(), committer.clone()),
+        DbHandler::new(pool.clone(), rpc_committer),
     )
     .concurrency(config.rpc_concurrency);
     let math = Consumer::new(
@@ -117,6 +128,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         cancels::listen(signals, cancels, pool.clone(), shutdown.clone()),
         health::report(pool.clone(), config.queue_prefix.clone(), shutdown.clone()),
     );
+    rpc_bus.close().await;
     bus.close().await;
     info!("worker stopped");
     Ok(())

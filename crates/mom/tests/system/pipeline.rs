@@ -706,58 +706,50 @@ async fn a_job_whose_next_step_cannot_be_read_back_ends_failed_with_its_event() 
     pipeline.stop().await;
 }
 
-/// RPCs have a queue and a consumer of their own: with the `db` consumer's every slot held by
-/// a step result that cannot commit (its job's row is locked here), creating a job still
-/// answers 201. On a queue shared with step results it would wait for a free slot, and end in
-/// a 504 after `RPC_TIMEOUT_MS`.
+/// RPCs have a queue, a consumer, a broker connection and a committer of their own: with the
+/// `db` consumer's every slot and every committer task of step results held by a step result
+/// that cannot commit (its job's row is locked here), creating a job still answers 201. On a
+/// queue shared with step results it would wait for a free slot, and with a committer shared
+/// with them for a free task, and end in a 504 after `RPC_TIMEOUT_MS`.
 #[tokio::test]
-async fn job_creation_answers_while_every_db_slot_is_held_by_a_stuck_step_result() {
+async fn job_creation_answers_while_every_db_slot_and_committer_is_held_by_stuck_step_results() {
     let math = GatedMath::start().await;
-    let app = gated_app(&math, |config| config.db_concurrency = 1).await;
+    let app = gated_app(&math, |config| config.db_concurrency = 2).await;
     let login = app.new_user().await;
     let token = login["accessToken"].as_str().unwrap().to_owned();
     let one_step = json!({"type": "math", "details": [{"method": "add", "numbers": "1,2"}]});
-    let response = app.post_job(&token, &one_step).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let stuck = response.json::<Value>().await.unwrap()["id"]
-        .as_i64()
-        .unwrap();
-    math.wait_holding(1).await;
+    let mut stuck = Vec::new();
+    for _ in 0..2 {
+        let response = app.post_job(&token, &one_step).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        stuck.push(
+            response.json::<Value>().await.unwrap()["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    math.wait_holding(2).await;
 
     let pool = app.pool().await;
     let mut lock = pool.begin().await.unwrap();
-    sqlx::query("SELECT id FROM jobs WHERE id = $1 FOR UPDATE")
-        .bind(stuck as i32)
+    sqlx::query("SELECT id FROM jobs WHERE id = ANY($1) FOR UPDATE")
+        .bind(stuck.iter().map(|&id| id as i32).collect::<Vec<_>>())
         .execute(&mut *lock)
         .await
         .unwrap();
     let bus = Bus::connect(app.config.bus_config("isolation-test"));
     bus.wait_connected(Duration::from_secs(10)).await.unwrap();
-    let record = json!({"action": "job.recordStep", "jobId": stuck, "step": 0, "result": 3});
-    let message = mom_bus::Outgoing::json("job.recordStep", &record)
-        .unwrap()
-        .message_id(format!("record-{stuck}-0"));
-    bus.send(&app.config.topology().db.name, &message)
-        .await
-        .unwrap();
-    // The step result's statement waits on the lock: the `db` consumer's only slot is held.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the step result never reached its statement"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    // One at a time, so each lands in a batch of its own and holds one committer task: the
+    // second is sent once the first waits on its lock.
+    for (held, &job_id) in stuck.iter().enumerate() {
+        let record = json!({"action": "job.recordStep", "jobId": job_id, "step": 0, "result": 3});
+        let message = mom_bus::Outgoing::json("job.recordStep", &record)
+            .unwrap()
+            .message_id(format!("record-{job_id}-0"));
+        bus.send(&app.config.topology().db.name, &message)
+            .await
+            .unwrap();
+        wait_for_lock_waiters(&pool, held as i64 + 1).await;
     }
 
     for _ in 0..3 {
@@ -767,10 +759,34 @@ async fn job_creation_answers_while_every_db_slot_is_held_by_a_stuck_step_result
 
     lock.rollback().await.unwrap();
     math.open.send(true).unwrap();
-    let job = app
-        .wait_for_end(&token, stuck, Duration::from_secs(60))
-        .await;
-    assert_eq!(job["status"], "done");
+    for job_id in stuck {
+        let job = app
+            .wait_for_end(&token, job_id, Duration::from_secs(60))
+            .await;
+        assert_eq!(job["status"], "done");
+    }
     bus.close().await;
     app.stop().await;
+}
+
+/// Waits until `count` statements of this test's database wait on a lock.
+async fn wait_for_lock_waiters(pool: &sqlx::PgPool, count: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting >= count {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {waiting} of {count} step results reached their statement"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
