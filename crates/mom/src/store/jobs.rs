@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
 
+use super::outbox;
 use crate::domain::{JobStatus, JobView, UserView};
 
 #[derive(FromRow, Clone)]
@@ -229,7 +230,7 @@ pub async fn record_steps(
     static STATEMENT: LazyLock<String> = LazyLock::new(|| {
         format!(
             "WITH published AS (
-                DELETE FROM outbox WHERE id = ANY($4)
+                {}
              ), input AS (
                 SELECT * FROM unnest($1::int[], $2::int[], $3::jsonb[]) AS i(job_id, step, result)
                 WHERE i.job_id {FEW_ROWS}
@@ -247,6 +248,7 @@ pub async fn record_steps(
                 RETURNING {COLUMNS}
              )
              {}",
+            outbox::delete_by_ids(4),
             with_owner("")
         )
     });

@@ -1,5 +1,7 @@
 //! The transactional outbox: messages committed with the state change that causes them.
 
+use std::sync::LazyLock;
+
 use serde_json::Value;
 use sqlx::{FromRow, PgPool, Postgres, Transaction};
 
@@ -83,11 +85,24 @@ pub async fn insert(
     .await
 }
 
+/// Deletes the rows whose ids are in the `bigint[]` parameter `$param`, each looked up by key.
+/// Spelled `id = ANY($param)`, the plan a prepared statement keeps is the one of its sixth run,
+/// made on a nearly empty outbox, where a sequential scan is cheapest; the outbox is all dead
+/// rows until a vacuum (this machine's PostgreSQL never runs one by itself), so that scan read
+/// 376 buffers per step result after 12,000 jobs. The range filter works as `FEW_ROWS` does in
+/// `jobs`: always true, but estimated to keep few rows, so the plan joins by index.
+pub(super) fn delete_by_ids(param: u8) -> String {
+    format!(
+        "DELETE FROM outbox USING unnest(${param}::bigint[]) AS sent(id)
+         WHERE outbox.id = sent.id
+           AND sent.id BETWEEN -9223372036854775808 AND 9223372036854775807"
+    )
+}
+
+static DELETE_BY_IDS: LazyLock<String> = LazyLock::new(|| delete_by_ids(1));
+
 pub async fn delete(pool: &PgPool, ids: &[i64]) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
-        .bind(ids)
-        .execute(pool)
-        .await?;
+    sqlx::query(&DELETE_BY_IDS).bind(ids).execute(pool).await?;
     Ok(())
 }
 
@@ -111,7 +126,7 @@ pub async fn claim_stale(
 }
 
 pub async fn delete_in(tx: &mut Transaction<'_, Postgres>, ids: &[i64]) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
+    sqlx::query(&DELETE_BY_IDS)
         .bind(ids)
         .execute(&mut **tx)
         .await?;
