@@ -289,8 +289,8 @@ impl Bus {
         &self.inner.supervisor
     }
 
-    pub(crate) fn register_consumer(&self, queue: &str) -> Arc<ConsumerState> {
-        let state = Arc::new(ConsumerState::new(queue));
+    pub(crate) fn register_consumer(&self, queue: &str, channels: u16) -> Arc<ConsumerState> {
+        let state = Arc::new(ConsumerState::new(queue, channels));
         crate::health::register_in_process(&state);
         self.inner
             .consumers

@@ -152,8 +152,39 @@ impl<H: Handler> Consumer<H> {
     /// Consumes until `shutdown` is cancelled, then stops taking messages, finishes and acks
     /// those it holds, and returns. Survives broker restarts by re-attaching.
     pub async fn run(self, shutdown: CancellationToken) {
-        let state = self.bus.register_consumer(&self.queue.name);
+        let channels = channels_for(self.concurrency);
+        let state = self.bus.register_consumer(&self.queue.name, channels);
         let permits = Arc::new(Semaphore::new(usize::from(self.concurrency)));
+        let prefetch = self.concurrency.div_ceil(channels);
+        info!(queue = %self.queue.name, concurrency = self.concurrency, channels, "consuming");
+        let last_channels = futures_util::future::join_all(
+            (0..channels)
+                .map(|_| self.consume_on_one_channel(prefetch, &permits, &state, &shutdown)),
+        )
+        .await;
+        let all = u32::from(self.concurrency);
+        if tokio::time::timeout(self.drain_timeout, permits.acquire_many(all))
+            .await
+            .is_err()
+        {
+            warn!(queue = %self.queue.name, "handlers still busy at shutdown; their messages will be redelivered");
+        }
+        for channel in last_channels.into_iter().flatten() {
+            let _ = channel.close(200, "OK".into()).await;
+        }
+        info!(queue = %self.queue.name, "consumer stopped");
+    }
+
+    /// One channel's share of the consumer (`prefetch` unacked deliveries at most), attached
+    /// again after each break, until `shutdown`. Returns its last channel, still open so the
+    /// handlers in flight can ack on it.
+    async fn consume_on_one_channel(
+        &self,
+        prefetch: u16,
+        permits: &Arc<Semaphore>,
+        state: &Arc<ConsumerState>,
+        shutdown: &CancellationToken,
+    ) -> Option<Channel> {
         let mut last_channel: Option<Channel> = None;
         'attach: loop {
             let link = tokio::select! {
@@ -163,7 +194,7 @@ impl<H: Handler> Consumer<H> {
                     None => break 'attach,
                 },
             };
-            let (channel, mut deliveries, tag) = match self.attach(&link).await {
+            let (channel, mut deliveries, tag) = match self.attach(&link, prefetch).await {
                 Ok(attached) => attached,
                 Err(error) => {
                     warn!(queue = %self.queue.name, %error, "cannot attach consumer; retrying");
@@ -174,8 +205,8 @@ impl<H: Handler> Consumer<H> {
                     }
                 }
             };
-            info!(queue = %self.queue.name, concurrency = self.concurrency, "consuming");
-            state.attached.store(true, Ordering::Relaxed);
+            debug!(queue = %self.queue.name, prefetch, "channel consuming");
+            let _attached = Attached::new(state);
             state.touch();
             last_channel = Some(channel.clone());
             let mut stall_check =
@@ -190,12 +221,12 @@ impl<H: Handler> Consumer<H> {
                         while let Ok(Some(Ok(delivery))) =
                             tokio::time::timeout(Duration::from_millis(200), deliveries.next()).await
                         {
-                            self.spawn(&permits, &state, &channel, delivery).await;
+                            self.spawn(permits, state, &channel, delivery).await;
                         }
                         break 'attach;
                     }
                     next = deliveries.next() => match next {
-                        Some(Ok(delivery)) => self.spawn(&permits, &state, &channel, delivery).await,
+                        Some(Ok(delivery)) => self.spawn(permits, state, &channel, delivery).await,
                         Some(Err(error)) => {
                             warn!(queue = %self.queue.name, %error, "consumer interrupted");
                             break;
@@ -203,7 +234,7 @@ impl<H: Handler> Consumer<H> {
                         None => break,
                     },
                     _ = stall_check.tick() => {
-                        if self.stalled(&channel, &state).await {
+                        if self.stalled(&channel, state).await {
                             warn!(queue = %self.queue.name, "consumer stalled with messages ready; re-attaching");
                             state.stall_recoveries.fetch_add(1, Ordering::Relaxed);
                             let _ = channel.close(200, "stalled consumer".into()).await;
@@ -212,30 +243,19 @@ impl<H: Handler> Consumer<H> {
                     }
                 }
             }
-            state.attached.store(false, Ordering::Relaxed);
             self.bus.supervisor().report_broken(link.generation);
         }
-        state.attached.store(false, Ordering::Relaxed);
-        let all = u32::from(self.concurrency);
-        if tokio::time::timeout(self.drain_timeout, permits.acquire_many(all))
-            .await
-            .is_err()
-        {
-            warn!(queue = %self.queue.name, "handlers still busy at shutdown; their messages will be redelivered");
-        }
-        if let Some(channel) = last_channel {
-            let _ = channel.close(200, "OK".into()).await;
-        }
-        info!(queue = %self.queue.name, "consumer stopped");
+        last_channel
     }
 
     async fn attach(
         &self,
         link: &Link,
+        prefetch: u16,
     ) -> Result<(Channel, lapin::Consumer, String), lapin::Error> {
         let channel = link.connection.create_channel().await?;
         channel
-            .basic_qos(self.concurrency, BasicQosOptions::default())
+            .basic_qos(prefetch, BasicQosOptions::default())
             .await?;
         self.queue.declare(&channel).await?;
         let tag = format!(
@@ -313,6 +333,33 @@ impl<H: Handler> Consumer<H> {
             job.state.in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
+    }
+}
+
+/// Unacked deliveries one channel holds at most. The broker finds each ack by walking its
+/// channel's list of unacked deliveries from the oldest, so acks that come out of order (slow
+/// calls of random length) cost it time in proportion to that list: with 10,000 in flight on
+/// one channel, the math queue's process spent most of its CPU walking it.
+const UNACKED_PER_CHANNEL: u16 = 256;
+
+/// How many channels a consumer of `concurrency` spreads its deliveries over.
+fn channels_for(concurrency: u16) -> u16 {
+    concurrency.div_ceil(UNACKED_PER_CHANNEL).max(1)
+}
+
+/// Counts one channel as attached for as long as it lives.
+struct Attached<'a>(&'a ConsumerState);
+
+impl<'a> Attached<'a> {
+    fn new(state: &'a ConsumerState) -> Self {
+        state.attached_channels.fetch_add(1, Ordering::Relaxed);
+        Self(state)
+    }
+}
+
+impl Drop for Attached<'_> {
+    fn drop(&mut self) {
+        self.0.attached_channels.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the bus knows about its own health, for health endpoints and the System page.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -119,7 +119,9 @@ pub fn process_published_all() -> Vec<(String, u64)> {
 #[derive(Debug)]
 pub(crate) struct ConsumerState {
     pub queue: String,
-    pub attached: AtomicBool,
+    /// The consumer's channels, and how many of them are attached now.
+    pub channels: u16,
+    pub attached_channels: AtomicUsize,
     pub in_flight: AtomicUsize,
     pub handled: AtomicU64,
     pub retried: AtomicU64,
@@ -129,10 +131,11 @@ pub(crate) struct ConsumerState {
 }
 
 impl ConsumerState {
-    pub(crate) fn new(queue: &str) -> Self {
+    pub(crate) fn new(queue: &str, channels: u16) -> Self {
         Self {
             queue: queue.to_owned(),
-            attached: AtomicBool::new(false),
+            channels,
+            attached_channels: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             handled: AtomicU64::new(0),
             retried: AtomicU64::new(0),
@@ -157,7 +160,7 @@ impl ConsumerState {
     pub(crate) fn snapshot(&self) -> ConsumerHealth {
         ConsumerHealth {
             queue: self.queue.clone(),
-            attached: self.attached.load(Ordering::Relaxed),
+            attached: self.attached_channels.load(Ordering::Relaxed) >= usize::from(self.channels),
             in_flight: self.in_flight.load(Ordering::Relaxed),
             handled: self.handled.load(Ordering::Relaxed),
             retried: self.retried.load(Ordering::Relaxed),

@@ -226,3 +226,36 @@ impl Drop for Cleanup {
         .join();
     }
 }
+
+/// Unacked deliveries of each consuming channel (prefetch above 0) of the connections whose
+/// client properties mention `name`, as the broker counts them.
+pub fn unacked_per_consuming_channel(name: &str) -> Vec<u32> {
+    let rabbitmqctl = |args: &[&str]| {
+        let output = Command::new("rabbitmqctl")
+            .args(args)
+            .output()
+            .expect("rabbitmqctl runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let connections: Vec<String> =
+        rabbitmqctl(&["-q", "list_connections", "pid", "client_properties"])
+            .lines()
+            .filter(|line| line.contains(name))
+            .filter_map(|line| line.split('\t').next().map(str::to_owned))
+            .collect();
+    rabbitmqctl(&[
+        "-q",
+        "list_channels",
+        "connection",
+        "prefetch_count",
+        "messages_unacknowledged",
+    ])
+    .lines()
+    .filter_map(|line| {
+        let mut columns = line.split('\t');
+        let (connection, prefetch, unacked) = (columns.next()?, columns.next()?, columns.next()?);
+        let consuming = connections.iter().any(|c| c == connection) && prefetch != "0";
+        consuming.then(|| unacked.parse().expect("a count"))
+    })
+    .collect()
+}

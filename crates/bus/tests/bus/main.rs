@@ -729,3 +729,99 @@ async fn publish_while_the_broker_is_unreachable_fails_in_bounded_time() {
     );
     assert!(!bus.health().connected);
 }
+
+/// The broker walks a channel's unacked list on every ack, so a wide consumer spreads its
+/// deliveries over channels of at most 256 each, without losing any of its capacity, and
+/// gets all of them back after a reconnect.
+#[tokio::test]
+async fn a_wide_consumer_holds_its_full_concurrency_over_several_channels_and_after_a_reconnect() {
+    let name = unique("wide");
+    let bus = bus(&name).await;
+    let queue = WorkQueue::new(unique("wide"));
+    let _cleanup = Cleanup::queue(&queue);
+    bus.declare_queue(&queue).await.unwrap();
+    // 700 over 3 channels: a prefetch rounded down (233 each) would hold only 699.
+    let total = 700u32;
+    for i in 0..total {
+        bus.send(
+            &queue.name,
+            &Outgoing::json("hold", &json!({ "i": i })).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+
+    let started = Arc::new(AtomicU32::new(0));
+    let handled = Arc::new(Mutex::new(HashSet::new()));
+    let (release, released) = tokio::sync::watch::channel(0u32);
+    let consumer = {
+        let (started, handled) = (Arc::clone(&started), Arc::clone(&handled));
+        Consumer::new(
+            &bus,
+            queue.clone(),
+            FnHandler(move |body: Value, _context: Context| {
+                let (started, handled) = (Arc::clone(&started), Arc::clone(&handled));
+                let mut released = released.clone();
+                async move {
+                    // Held until the round of deliveries it started in is released.
+                    let round = started.fetch_add(1, Ordering::SeqCst) / total;
+                    let _ = released.wait_for(|r| *r > round).await;
+                    handled.lock().unwrap().insert(body["i"].as_u64().unwrap());
+                    Ok(Value::Null)
+                }
+            }),
+        )
+        .concurrency(total as u16)
+    };
+    let (stop, handle) = spawn_consumer(consumer);
+
+    eventually(
+        Duration::from_secs(20),
+        "every message in flight at once",
+        || started.load(Ordering::SeqCst) == total,
+    )
+    .await;
+    let unacked = unacked_per_consuming_channel(&name);
+    assert_eq!(unacked.len(), 3, "three consuming channels: {unacked:?}");
+    assert!(
+        unacked.iter().all(|n| *n <= 256),
+        "at most 256 each: {unacked:?}"
+    );
+    assert_eq!(unacked.iter().sum::<u32>(), total, "{unacked:?}");
+    assert!(bus.health().consumers.iter().all(|c| c.attached));
+
+    // The connection drops with every delivery unacked. Once those handlers let go of their
+    // permits, each channel comes back and the broker hands the whole lot out again.
+    assert_eq!(close_connections_named(&name), 1);
+    release.send_replace(1);
+    eventually(
+        Duration::from_secs(30),
+        "every message redelivered at once",
+        || started.load(Ordering::SeqCst) == 2 * total,
+    )
+    .await;
+    let unacked = unacked_per_consuming_channel(&name);
+    assert_eq!(
+        unacked.len(),
+        3,
+        "three consuming channels again: {unacked:?}"
+    );
+    assert_eq!(unacked.iter().sum::<u32>(), total, "{unacked:?}");
+    assert!(bus.health().consumers.iter().all(|c| c.attached));
+    release.send_replace(2);
+    eventually(Duration::from_secs(20), "every message handled", || {
+        handled.lock().unwrap().len() == total as usize
+    })
+    .await;
+    let mut left = u32::MAX;
+    for _ in 0..50 {
+        left = ready_count(&name, &queue.name).await;
+        if left == 0 && unacked_per_consuming_channel(&name).iter().sum::<u32>() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "nothing left in the queue");
+    stop.cancel();
+    handle.await.unwrap();
+}
