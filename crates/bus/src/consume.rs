@@ -342,8 +342,9 @@ impl<H: Handler> Consumer<H> {
 /// one channel, the math queue's process spent most of its CPU walking it.
 const UNACKED_PER_CHANNEL: u16 = 256;
 
-/// How many channels a consumer of `concurrency` spreads its deliveries over.
-fn channels_for(concurrency: u16) -> u16 {
+/// How many channels a consumer of `concurrency` spreads its deliveries over: the broker
+/// counts each as a consumer of the queue.
+pub fn channels_for(concurrency: u16) -> u16 {
     concurrency.div_ceil(UNACKED_PER_CHANNEL).max(1)
 }
 

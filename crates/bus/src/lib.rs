@@ -31,7 +31,7 @@ mod bus;
 
 pub use bus::{Bus, QueueStats};
 pub use config::BusConfig;
-pub use consume::{Consumer, Decode, Handler, HandlerError, RawBody};
+pub use consume::{channels_for, Consumer, Decode, Handler, HandlerError, RawBody};
 pub use error::{BusError, RpcError};
 pub use events::{EventBindings, Reattachment, Subscription};
 pub use health::{BusHealth, ConsumerHealth};

@@ -131,9 +131,11 @@ async fn metrics_move_when_requests_and_a_job_run() {
     // Gauges sampled periodically, never per request: the outbox backlog (one count per
     // tick of the relay) and the depth and consumers of each queue, dead letters included.
     let math_dead = format!("{math_queue}.dead");
-    // The worker consumes the math queue, and its dead-letter keeper the dead letters.
+    // The worker consumes the math queue (one broker consumer per channel), and its
+    // dead-letter keeper the dead letters.
+    let math_channels = f64::from(mom_bus::channels_for(app.config.math_concurrency));
     let text = scrape_until(&app, |text| {
-        sample(text, "mom_queue_consumers", &[("queue", &math_queue)]) == 1.0
+        sample(text, "mom_queue_consumers", &[("queue", &math_queue)]) == math_channels
             && sample(text, "mom_queue_consumers", &[("queue", &math_dead)]) == 1.0
     })
     .await;
@@ -376,7 +378,9 @@ async fn without_the_management_api_rates_come_from_our_own_counters() {
             .unwrap();
         let (publish, deliver) = (row["publishRate"].as_f64(), row["deliverRate"].as_f64());
         if publish.is_some_and(|rate| rate > 0.0) && deliver.is_some_and(|rate| rate > 0.0) {
-            assert_eq!(row["consumers"], 1);
+            // One broker consumer per channel of the worker's math consumer.
+            let channels = mom_bus::channels_for(app.config.math_concurrency);
+            assert_eq!(row["consumers"], u64::from(channels));
             break;
         }
         assert!(
