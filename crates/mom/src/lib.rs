@@ -12,6 +12,7 @@
 //! - [`roles`]: `mom admin grant|revoke`, the operator's side of roles.
 //! - [`meters`]: the process's Prometheus recorder; `GET /metrics` renders it.
 //! - [`wiring`]: how every service connects to the broker, PostgreSQL and Redis.
+//! - [`interactive`]: the runtime the API and RPCs run on, apart from step traffic.
 //! - [`app`]: starting services, alone or together, with graceful shutdown.
 
 pub mod api;
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod cors;
 pub mod domain;
+pub mod interactive;
 pub mod math;
 pub mod messages;
 pub mod meters;

@@ -209,8 +209,18 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then drains its connections
-/// (see [`drain`]) and finishes the requests in flight.
+/// (see [`drain`]) and finishes the requests in flight. It runs on the interactive runtime
+/// (see [`crate::interactive`]).
 pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = crate::interactive::adopt_listener(listener)?;
+    crate::interactive::run(serve(config, listener, shutdown)).await
+}
+
+async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,

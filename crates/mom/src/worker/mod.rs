@@ -66,31 +66,24 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let cancels = Cancels::new(config.job_stall_after());
     let signals = cancels::subscribe(&bus, &topology, &pool, &cancels).await;
 
-    // RPCs have a broker connection and a committer of their own. Step traffic puts the main
-    // connection under RabbitMQ's flow control, which held RPC replies for up to 0.7 s next
-    // to a 10,000-job burst, and a create that shares a batch with hundreds of step results
-    // waits for all of them.
-    let Some(rpc_bus) =
-        wiring::own_connection(&config, "worker-rpc", &topology.rpc, &shutdown).await?
-    else {
-        bus.close().await;
-        return Ok(());
-    };
     let relay = Relay::new(bus.clone(), pool.clone(), config.outbox_grace);
     let committer = Committer::start(pool.clone(), relay.clone(), topology.clone());
-    let rpc_committer = Committer::start(pool.clone(), relay.clone(), topology.clone());
     let db = Consumer::new(
         &bus,
         topology.db.clone(),
         DbHandler::new(pool.clone(), committer.clone()),
     )
     .concurrency(config.db_concurrency);
-    let rpc = Consumer::new(
-        &rpc_bus,
-        topology.rpc.clone(),
-        DbHandler::new(pool.clone(), rpc_committer),
-    )
-    .concurrency(config.rpc_concurrency);
+    let rpcs = crate::interactive::run(Rpcs::connect(
+        config.clone(),
+        relay.clone(),
+        topology.clone(),
+        shutdown.clone(),
+    ));
+    let Some(rpcs) = rpcs.await? else {
+        bus.close().await;
+        return Ok(());
+    };
     let math = Consumer::new(
         &bus,
         topology.math.clone(),
@@ -120,7 +113,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     info!(rpc = %topology.rpc.name, db = %topology.db.name, math = %topology.math.name, math_url = %config.math_url, "worker starting");
     tokio::join!(
         db.run(shutdown.clone()),
-        rpc.run(shutdown.clone()),
+        crate::interactive::run(rpcs.run(shutdown.clone())),
         math.run(shutdown.clone()),
         futures_util::future::join_all(keepers),
         relay.run(shutdown.clone()),
@@ -128,8 +121,51 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         cancels::listen(signals, cancels, pool.clone(), shutdown.clone()),
         health::report(pool.clone(), config.queue_prefix.clone(), shutdown.clone()),
     );
-    rpc_bus.close().await;
     bus.close().await;
     info!("worker stopped");
     Ok(())
+}
+
+/// The `db.rpc` consumer, on the interactive runtime with a broker connection, PostgreSQL
+/// connections and committer tasks of its own. Step traffic puts the main connection under
+/// RabbitMQ's flow control, which held RPC replies for up to 0.7 s next to a 10,000-job
+/// burst, and a create that shares a batch with hundreds of step results waits for all of
+/// them.
+struct Rpcs {
+    bus: mom_bus::Bus,
+    consumer: Consumer<DbHandler>,
+}
+
+impl Rpcs {
+    /// Runs on the interactive runtime, so that what it connects wakes that runtime.
+    /// `Ok(None)`: `shutdown` came first.
+    async fn connect(
+        config: Config,
+        relay: Relay,
+        topology: crate::topology::Topology,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Option<Self>> {
+        let Some(bus) =
+            wiring::own_connection(&config, "worker-rpc", &topology.rpc, &shutdown).await?
+        else {
+            return Ok(None);
+        };
+        let connecting = crate::store::connect(&config.database_url, wiring::START_WAIT);
+        let pool = match wiring::until_shutdown(connecting, &shutdown).await {
+            Some(Ok(pool)) => pool,
+            failed_or_stopped => {
+                bus.close().await;
+                return failed_or_stopped.transpose().map(|_| None);
+            }
+        };
+        let committer = Committer::start(pool.clone(), relay, topology.clone());
+        let consumer = Consumer::new(&bus, topology.rpc.clone(), DbHandler::new(pool, committer))
+            .concurrency(config.rpc_concurrency);
+        Ok(Some(Self { bus, consumer }))
+    }
+
+    async fn run(self, shutdown: CancellationToken) {
+        self.consumer.run(shutdown).await;
+        self.bus.close().await;
+    }
 }
