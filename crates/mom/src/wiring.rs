@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use mom_bus::{Bus, WorkQueue};
+use mom_bus::Bus;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -60,32 +60,6 @@ impl Backing {
                 bus.close().await;
                 failed_or_stopped.transpose().map(|_| None)
             }
-        }
-    }
-}
-
-/// A further broker connection of `service` (its name, as in [`Backing::connect`]), with
-/// `queue` declared on it. `Ok(None)`: `shutdown` came first.
-pub async fn own_connection(
-    config: &Config,
-    service: &str,
-    queue: &WorkQueue,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Option<Bus>> {
-    let bus = Bus::connect(config.bus_config(service));
-    let ready = async {
-        bus.wait_connected(START_WAIT)
-            .await
-            .context("Failed to connect to RabbitMQ")?;
-        bus.declare_queue(queue)
-            .await
-            .with_context(|| format!("Failed to declare the queue {}", queue.name))
-    };
-    match until_shutdown(ready, shutdown).await {
-        Some(Ok(())) => Ok(Some(bus)),
-        failed_or_stopped => {
-            bus.close().await;
-            failed_or_stopped.transpose().map(|_| None)
         }
     }
 }

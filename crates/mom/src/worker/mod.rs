@@ -9,6 +9,7 @@ pub mod health;
 mod keeper;
 mod math;
 mod relay;
+mod rpcs;
 
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::domain::dead_letter::Origin;
-use crate::wiring::{self, Backing};
+use crate::wiring::Backing;
 pub use cancels::Cancels;
 
 /// Dead letters stored at once per queue: they share the committer's transactions.
@@ -74,10 +75,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         DbHandler::new(pool.clone(), committer.clone()),
     )
     .concurrency(config.db_concurrency);
-    let rpcs = crate::interactive::run(Rpcs::connect(
+    let rpcs = crate::interactive::run(rpcs::Rpcs::connect(
         config.clone(),
         relay.clone(),
-        topology.clone(),
         shutdown.clone(),
     ));
     let Some(rpcs) = rpcs.await? else {
@@ -124,48 +124,4 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     bus.close().await;
     info!("worker stopped");
     Ok(())
-}
-
-/// The `db.rpc` consumer, on the interactive runtime with a broker connection, PostgreSQL
-/// connections and committer tasks of its own. Step traffic puts the main connection under
-/// RabbitMQ's flow control, which held RPC replies for up to 0.7 s next to a 10,000-job
-/// burst, and a create that shares a batch with hundreds of step results waits for all of
-/// them.
-struct Rpcs {
-    bus: mom_bus::Bus,
-    consumer: Consumer<DbHandler>,
-}
-
-impl Rpcs {
-    /// Runs on the interactive runtime, so that what it connects wakes that runtime.
-    /// `Ok(None)`: `shutdown` came first.
-    async fn connect(
-        config: Config,
-        relay: Relay,
-        topology: crate::topology::Topology,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<Option<Self>> {
-        let Some(bus) =
-            wiring::own_connection(&config, "worker-rpc", &topology.rpc, &shutdown).await?
-        else {
-            return Ok(None);
-        };
-        let connecting = crate::store::connect(&config.database_url, wiring::START_WAIT);
-        let pool = match wiring::until_shutdown(connecting, &shutdown).await {
-            Some(Ok(pool)) => pool,
-            failed_or_stopped => {
-                bus.close().await;
-                return failed_or_stopped.transpose().map(|_| None);
-            }
-        };
-        let committer = Committer::start(pool.clone(), relay, topology.clone());
-        let consumer = Consumer::new(&bus, topology.rpc.clone(), DbHandler::new(pool, committer))
-            .concurrency(config.rpc_concurrency);
-        Ok(Some(Self { bus, consumer }))
-    }
-
-    async fn run(self, shutdown: CancellationToken) {
-        self.consumer.run(shutdown).await;
-        self.bus.close().await;
-    }
 }
